@@ -1,0 +1,1418 @@
+/*
+ * Loop: the per-core io_uring runtime. See loop.h for the model and the connection
+ * states.
+ *
+ * Every submission carries its object and operation in user_data: the object
+ * pointer (at least 8-byte aligned) ORed with an op code in the low 3 bits. A conn
+ * counts its operations in flight (recv, send, connect) and is freed only at a safe
+ * point, once it is DEAD and nothing is in flight, so no completion can ever name a
+ * freed object.
+ *
+ * One loop shape: submit and wait for a batch with a 100 ms timeout; drain every
+ * completion; return the receive buffers to the ring once; free settled
+ * connections; then housekeeping (timers, hooks.tick, draining).
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "log.h"
+#include "loop.h"
+#include "pool.h"
+
+#define BGID 1
+#define TICK_MS 100
+#define MAX_LISTENERS 32
+
+enum op {
+	OP_IGNORE = 0,  /* cancels, linked timeouts */
+	OP_ACCEPT,
+	OP_RECV,
+	OP_SEND,
+	OP_CONNECT,
+	OP_UDP_RECV,
+	OP_UDP_SEND,
+	OP_MSG,
+};
+#define OP_MASK 7ull
+
+enum conn_state { CONN_OPEN, CONN_CLOSING, CONN_DEAD };
+
+/* Single-writer counter update, readable from other threads without a data race. */
+#define STAT_ADD(w, field, n)                                                        \
+	__atomic_store_n(&(w)->stats.field,                                          \
+			 __atomic_load_n(&(w)->stats.field, __ATOMIC_RELAXED) + (n),  \
+			 __ATOMIC_RELAXED)
+
+struct listener {
+	bool udp;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	const struct conn_ops *tcp_ops;
+	const struct udp_ops *udp_ops;
+	void *ctx;
+	uint16_t port;
+	int *fds;                 /* one socket per worker, bound in loop_add_* */
+};
+
+/* A listening socket of one worker (for UDP: struct udp_sock). */
+struct udp_sock {
+	struct worker *w;
+	struct listener *l;
+	int fd;
+	bool armed;
+	bool closed;
+	struct msghdr recv_hdr;   /* template for multishot recvmsg: must outlive it */
+} __attribute__((aligned(16)));
+
+struct chunk {
+	struct chunk *next;
+	uint32_t len;
+	uint32_t off;
+	uint8_t data[];
+};
+
+struct udp_slot {
+	struct msghdr hdr;
+	struct iovec iov;
+	struct sockaddr_storage to;
+	struct udp_sock *s;
+	uint8_t data[];
+};
+
+struct conn {
+	struct worker *w;
+	const struct conn_ops *ops;
+	void *ctx;
+	int fd;
+	uint8_t state;
+	uint8_t inflight;         /* recv + send + connect in flight */
+	bool recv_armed;
+	bool paused;
+	bool send_inflight;
+	bool connecting;
+	bool shut_wr;             /* shutdown(SHUT_WR) once output is flushed */
+	bool shut_wr_done;
+	bool on_settle_list;
+	bool opened;              /* on_open ran and returned 0 */
+	uint8_t why;
+	int err;
+	struct chunk *out_head;
+	struct chunk *out_tail;
+	size_t pending;
+	uint64_t idle_ms;
+	uint64_t last_rx_ms;
+	struct conn *prev, *next; /* worker's list of connections */
+	struct conn *settle_next;
+	socklen_t peerlen, locallen;
+	struct sockaddr_storage peer, local;
+	struct __kernel_timespec ts; /* linked timeout of the op in flight */
+	uint8_t user[] __attribute__((aligned(16)));
+};
+
+struct worker {
+	struct loop *loop;
+	unsigned id;
+	int cpu;
+	pthread_t thread;
+	struct io_uring ring;
+	bool ring_ready;
+	struct io_uring_buf_ring *br;
+	size_t br_len;
+	uint8_t *bufs;
+	size_t bufs_len;
+	unsigned buf_returns;     /* buffers added since the last advance */
+	struct pool conns;
+	struct pool chunks;
+	struct pool udp_slots;
+	struct arena arena;
+	struct udp_sock socks[MAX_LISTENERS];
+	unsigned nsocks;
+	struct conn *conn_list;
+	struct conn *settle_list;
+	unsigned udp_inflight;
+	uint64_t now_ms;
+	uint64_t last_tick_ms;
+	bool draining;
+	uint64_t drain_deadline_ms;
+	bool drain_aborted;
+	bool stop;
+	bool need_rearm_accept;
+	uint64_t efd_val;
+	void *data;
+	int start_err;
+	/* Written by other threads: its own cache line. */
+	struct msgring mr __attribute__((aligned(64)));
+	struct loop_stats stats __attribute__((aligned(64)));
+};
+
+struct loop {
+	struct loop_config cfg;
+	struct loop_hooks hooks;
+	void *app;
+	unsigned nworkers;
+	struct worker *workers;
+	struct listener listeners[MAX_LISTENERS];
+	unsigned nlisteners;
+	bool started;
+	bool joined;
+	int drained;
+	pthread_mutex_t start_lock;
+	pthread_cond_t start_cond;
+	unsigned started_count;
+};
+
+static inline uint64_t tag(void *p, enum op op)
+{
+	return (uint64_t)(uintptr_t)p | op;
+}
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* An SQE, flushing the SQ to the kernel once when it is full. */
+static struct io_uring_sqe *get_sqe(struct worker *w)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+	if (sqe == NULL) {
+		io_uring_submit(&w->ring);
+		sqe = io_uring_get_sqe(&w->ring);
+	}
+	return sqe;
+}
+
+static void submit_cancel(struct worker *w, uint64_t target)
+{
+	struct io_uring_sqe *sqe = get_sqe(w);
+	if (sqe == NULL)
+		return;
+	io_uring_prep_cancel64(sqe, target, 0);
+	io_uring_sqe_set_data64(sqe, OP_IGNORE);
+}
+
+static void ms_to_ts(struct __kernel_timespec *ts, uint64_t ms)
+{
+	ts->tv_sec = (long long)(ms / 1000);
+	ts->tv_nsec = (long long)(ms % 1000) * 1000000;
+}
+
+/* ---- receive buffers ---------------------------------------------------- */
+
+static void buf_return(struct worker *w, unsigned bid)
+{
+	unsigned size = w->loop->cfg.buf_size;
+	io_uring_buf_ring_add(w->br, w->bufs + (size_t)bid * size, size, (unsigned short)bid,
+			      io_uring_buf_ring_mask(w->loop->cfg.buf_count), (int)w->buf_returns);
+	w->buf_returns++;
+}
+
+static void buf_flush(struct worker *w)
+{
+	if (w->buf_returns) {
+		io_uring_buf_ring_advance(w->br, (int)w->buf_returns);
+		w->buf_returns = 0;
+	}
+}
+
+static int buf_ring_setup(struct worker *w)
+{
+	const struct loop_config *cfg = &w->loop->cfg;
+	w->br_len = (size_t)cfg->buf_count * sizeof(struct io_uring_buf);
+	void *mem = mmap(NULL, w->br_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return -ENOMEM;
+	w->br = mem;
+	w->bufs_len = (size_t)cfg->buf_count * cfg->buf_size;
+	mem = mmap(NULL, w->bufs_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return -ENOMEM;
+	w->bufs = mem;
+	struct io_uring_buf_reg reg = {
+		.ring_addr = (uint64_t)(uintptr_t)w->br,
+		.ring_entries = cfg->buf_count,
+		.bgid = BGID,
+	};
+	int ret = io_uring_register_buf_ring(&w->ring, &reg, 0);
+	if (ret < 0)
+		return ret;
+	io_uring_buf_ring_init(w->br);
+	for (unsigned i = 0; i < cfg->buf_count; i++)
+		buf_return(w, i);
+	buf_flush(w);
+	return 0;
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static void conn_settle_later(struct conn *c)
+{
+	if (!c->on_settle_list) {
+		c->on_settle_list = true;
+		c->settle_next = c->w->settle_list;
+		c->w->settle_list = c;
+	}
+}
+
+static void conn_die(struct conn *c, enum conn_end why, int err)
+{
+	if (c->state == CONN_DEAD)
+		return;
+	c->state = CONN_DEAD;
+	c->why = (uint8_t)why;
+	c->err = err;
+	if (c->recv_armed)
+		submit_cancel(c->w, tag(c, OP_RECV));
+	if (c->send_inflight)
+		submit_cancel(c->w, tag(c, OP_SEND));
+	if (c->connecting)
+		submit_cancel(c->w, tag(c, OP_CONNECT));
+	conn_settle_later(c);
+}
+
+static void conn_free_chunks(struct conn *c)
+{
+	struct chunk *ch = c->out_head;
+	while (ch != NULL) {
+		struct chunk *next = ch->next;
+		pool_put(&c->w->chunks, ch);
+		ch = next;
+	}
+	c->out_head = c->out_tail = NULL;
+	c->pending = 0;
+}
+
+/* Free a DEAD connection once nothing is in flight. Runs only at safe points. */
+static void conn_settle(struct conn *c)
+{
+	struct worker *w = c->w;
+	c->on_settle_list = false;
+	if (c->state != CONN_DEAD || c->inflight != 0)
+		return;
+	if (c->ops->on_close != NULL)
+		c->ops->on_close(c, (enum conn_end)c->why, c->err);
+	if (c->why != CONN_END_CLOSED && c->why != CONN_END_PEER) {
+		/* Abortive end: reset rather than leave the peer in FIN_WAIT. */
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	close(c->fd);
+	conn_free_chunks(c);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->conn_list = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	pool_put(&w->conns, c);
+	STAT_ADD(w, closed, 1);
+	STAT_ADD(w, active, (uint64_t)-1);
+}
+
+static void settle_all(struct worker *w)
+{
+	while (w->settle_list != NULL) {
+		struct conn *c = w->settle_list;
+		w->settle_list = c->settle_next;
+		conn_settle(c);
+	}
+}
+
+static struct conn *conn_new(struct worker *w, int fd, const struct conn_ops *ops, void *ctx)
+{
+	struct conn *c = pool_get(&w->conns);
+	if (c == NULL)
+		return NULL;
+	memset(c, 0, sizeof(*c) + w->loop->cfg.conn_user_size);
+	c->w = w;
+	c->fd = fd;
+	c->ops = ops;
+	c->ctx = ctx;
+	c->state = CONN_OPEN;
+	c->last_rx_ms = w->now_ms;
+	c->next = w->conn_list;
+	if (c->next != NULL)
+		c->next->prev = c;
+	w->conn_list = c;
+	STAT_ADD(w, active, 1);
+	return c;
+}
+
+static void conn_arm_recv(struct conn *c)
+{
+	if (c->recv_armed || c->paused || c->connecting || c->state != CONN_OPEN)
+		return;
+	struct io_uring_sqe *sqe = get_sqe(c->w);
+	if (sqe == NULL) {
+		conn_die(c, CONN_END_ERROR, -EBUSY);
+		return;
+	}
+	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BGID;
+	io_uring_sqe_set_data64(sqe, tag(c, OP_RECV));
+	c->recv_armed = true;
+	c->inflight++;
+}
+
+static void conn_flush(struct conn *c)
+{
+	struct worker *w = c->w;
+	if (c->send_inflight || c->connecting || c->state == CONN_DEAD)
+		return;
+	struct chunk *ch = c->out_head;
+	if (ch == NULL) {
+		if (c->shut_wr && !c->shut_wr_done) {
+			shutdown(c->fd, SHUT_WR);
+			c->shut_wr_done = true;
+		}
+		if (c->state == CONN_CLOSING)
+			conn_die(c, CONN_END_CLOSED, 0);
+		return;
+	}
+	struct io_uring_sqe *sqe = get_sqe(w);
+	struct io_uring_sqe *tsqe = sqe ? get_sqe(w) : NULL;
+	if (tsqe == NULL) {
+		conn_die(c, CONN_END_ERROR, -EBUSY);
+		return;
+	}
+	io_uring_prep_send(sqe, c->fd, ch->data + ch->off, ch->len - ch->off, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, tag(c, OP_SEND));
+	sqe->flags |= IOSQE_IO_LINK;
+	ms_to_ts(&c->ts, w->loop->cfg.send_timeout_ms);
+	io_uring_prep_link_timeout(tsqe, &c->ts, 0);
+	io_uring_sqe_set_data64(tsqe, OP_IGNORE);
+	c->send_inflight = true;
+	c->inflight++;
+}
+
+void *conn_data(struct conn *c)
+{
+	return c->user;
+}
+
+struct worker *conn_worker(const struct conn *c)
+{
+	return c->w;
+}
+
+void *conn_ctx(const struct conn *c)
+{
+	return c->ctx;
+}
+
+int conn_fd(const struct conn *c)
+{
+	return c->fd;
+}
+
+const struct sockaddr *conn_peer(const struct conn *c, socklen_t *len)
+{
+	struct conn *m = (struct conn *)c;
+	if (m->peerlen == 0) {
+		/* Looked up on first use: most connections never need it. */
+		m->peerlen = sizeof(m->peer);
+		if (getpeername(m->fd, (struct sockaddr *)&m->peer, &m->peerlen) != 0) {
+			memset(&m->peer, 0, sizeof(m->peer));
+			m->peerlen = sizeof(struct sockaddr_in);
+		}
+	}
+	if (len != NULL)
+		*len = m->peerlen;
+	return (const struct sockaddr *)&m->peer;
+}
+
+const struct sockaddr *conn_local(const struct conn *c, socklen_t *len)
+{
+	struct conn *m = (struct conn *)c;
+	if (m->locallen == 0) {
+		m->locallen = sizeof(m->local);
+		if (getsockname(m->fd, (struct sockaddr *)&m->local, &m->locallen) != 0) {
+			memset(&m->local, 0, sizeof(m->local));
+			m->locallen = sizeof(struct sockaddr_in);
+		}
+	}
+	if (len != NULL)
+		*len = m->locallen;
+	return (const struct sockaddr *)&m->local;
+}
+
+int conn_send(struct conn *c, const void *data, size_t len)
+{
+	if (c->state != CONN_OPEN || c->shut_wr)
+		return -EPIPE;
+	struct worker *w = c->w;
+	const uint8_t *p = data;
+	uint32_t csize = w->loop->cfg.chunk_size;
+	/* Count the chunks needed first, so that a failure queues nothing. */
+	size_t room = c->out_tail ? csize - c->out_tail->len : 0;
+	size_t need = len > room ? (len - room + csize - 1) / csize : 0;
+	if (need > w->chunks.cap - pool_in_use(&w->chunks))
+		return AD_ENOSPACE;
+	while (len > 0) {
+		struct chunk *ch = c->out_tail;
+		if (ch == NULL || ch->len == csize ||
+		    (ch == c->out_head && c->send_inflight)) {
+			/* Never append to the chunk a send in flight is reading from. */
+			ch = pool_get(&w->chunks);
+			if (ch == NULL)
+				return AD_ENOSPACE;
+			ch->next = NULL;
+			ch->len = ch->off = 0;
+			if (c->out_tail != NULL)
+				c->out_tail->next = ch;
+			else
+				c->out_head = ch;
+			c->out_tail = ch;
+		}
+		size_t n = csize - ch->len;
+		if (n > len)
+			n = len;
+		memcpy(ch->data + ch->len, p, n);
+		ch->len += (uint32_t)n;
+		p += n;
+		len -= n;
+		c->pending += n;
+	}
+	conn_flush(c);
+	return 0;
+}
+
+size_t conn_pending(const struct conn *c)
+{
+	return c->pending;
+}
+
+void conn_pause(struct conn *c)
+{
+	if (c->paused)
+		return;
+	c->paused = true;
+	if (c->recv_armed)
+		submit_cancel(c->w, tag(c, OP_RECV));
+}
+
+void conn_resume(struct conn *c)
+{
+	if (!c->paused)
+		return;
+	c->paused = false;
+	c->last_rx_ms = c->w->now_ms;
+	conn_arm_recv(c);
+}
+
+void conn_set_timeout(struct conn *c, uint64_t ms)
+{
+	c->idle_ms = ms;
+	c->last_rx_ms = c->w->now_ms;
+}
+
+void conn_shutdown_write(struct conn *c)
+{
+	if (c->state != CONN_OPEN || c->shut_wr)
+		return;
+	c->shut_wr = true;
+	conn_flush(c);
+}
+
+void conn_close(struct conn *c)
+{
+	if (c->state != CONN_OPEN)
+		return;
+	c->state = CONN_CLOSING;
+	if (c->recv_armed)
+		submit_cancel(c->w, tag(c, OP_RECV));
+	conn_flush(c);
+}
+
+void conn_abort(struct conn *c)
+{
+	conn_die(c, CONN_END_CLOSED, 0);
+}
+
+struct conn *conn_connect(struct worker *w, const struct sockaddr *addr, socklen_t len,
+			  const struct conn_ops *ops, void *ctx, uint64_t timeout_ms, int *err)
+{
+	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	struct conn *c = conn_new(w, fd, ops, ctx);
+	if (c == NULL) {
+		close(fd);
+		*err = AD_ENOSPACE;
+		return NULL;
+	}
+	memcpy(&c->peer, addr, len);
+	c->peerlen = len;
+	struct io_uring_sqe *sqe = get_sqe(w);
+	struct io_uring_sqe *tsqe = sqe ? get_sqe(w) : NULL;
+	if (tsqe == NULL) {
+		/* Cannot happen after get_sqe flushed; keep the conn consistent anyway. */
+		conn_die(c, CONN_END_CONNECT, -EBUSY);
+		*err = -EBUSY;
+		return NULL;
+	}
+	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&c->peer, len);
+	io_uring_sqe_set_data64(sqe, tag(c, OP_CONNECT));
+	sqe->flags |= IOSQE_IO_LINK;
+	ms_to_ts(&c->ts, timeout_ms);
+	io_uring_prep_link_timeout(tsqe, &c->ts, 0);
+	io_uring_sqe_set_data64(tsqe, OP_IGNORE);
+	c->connecting = true;
+	c->inflight++;
+	return c;
+}
+
+/* ---- completions -------------------------------------------------------- */
+
+static void conn_opened(struct conn *c)
+{
+	if (c->ops->on_open != NULL && c->ops->on_open(c) != 0) {
+		conn_die(c, CONN_END_CLOSED, 0);
+		return;
+	}
+	c->opened = true;
+	conn_arm_recv(c);
+	conn_flush(c);
+}
+
+static void on_accept(struct worker *w, struct udp_sock *s, struct io_uring_cqe *cqe)
+{
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		s->armed = false;
+		if (w->draining) {
+			close(s->fd);
+			s->closed = true;
+		} else {
+			w->need_rearm_accept = true;
+		}
+	}
+	if (cqe->res < 0) {
+		if (cqe->res != -ECANCELED)
+			log_warn("accept failed", "worker=%u error=\"%s\"", w->id,
+				 airdress_strerror(cqe->res));
+		return;
+	}
+	int fd = cqe->res;
+	struct conn *c = w->draining ? NULL : conn_new(w, fd, s->l->tcp_ops, s->l->ctx);
+	if (c == NULL) {
+		close(fd);
+		STAT_ADD(w, accept_rejected, 1);
+		return;
+	}
+	STAT_ADD(w, accepted, 1);
+	conn_opened(c);
+}
+
+static void on_recv(struct worker *w, struct conn *c, struct io_uring_cqe *cqe)
+{
+	int res = cqe->res;
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		c->recv_armed = false;
+		c->inflight--;
+	}
+	if (res > 0) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		STAT_ADD(w, bytes_in, (uint64_t)res);
+		if (c->state == CONN_OPEN) {
+			c->last_rx_ms = w->now_ms;
+			c->ops->on_data(c, w->bufs + (size_t)bid * w->loop->cfg.buf_size, (size_t)res);
+		}
+		buf_return(w, bid);
+	} else if (res == 0) {
+		if (c->state == CONN_OPEN) {
+			if (c->ops->on_eof != NULL)
+				c->ops->on_eof(c);
+			else
+				conn_close(c);
+		}
+	} else if (res == -ENOBUFS) {
+		STAT_ADD(w, enobufs, 1);
+	} else if (res != -ECANCELED) {
+		conn_die(c, CONN_END_PEER, res);
+	}
+	/* A multishot recv ends on ENOBUFS, on a cancel (pause, maybe resumed since)
+	 * and sometimes with data: read on unless the peer is done or we stopped. */
+	if (res != 0)
+		conn_arm_recv(c);
+	if (c->state == CONN_DEAD)
+		conn_settle_later(c);
+}
+
+static void on_send(struct worker *w, struct conn *c, struct io_uring_cqe *cqe)
+{
+	c->send_inflight = false;
+	c->inflight--;
+	int res = cqe->res;
+	if (res < 0) {
+		if (c->state != CONN_DEAD)
+			conn_die(c, res == -ECANCELED ? CONN_END_SEND_TIMEOUT : CONN_END_PEER, res);
+		conn_settle_later(c);
+		return;
+	}
+	STAT_ADD(w, bytes_out, (uint64_t)res);
+	struct chunk *ch = c->out_head;
+	ch->off += (uint32_t)res;
+	c->pending -= (size_t)res;
+	if (ch->off == ch->len) {
+		c->out_head = ch->next;
+		if (c->out_head == NULL)
+			c->out_tail = NULL;
+		pool_put(&w->chunks, ch);
+	}
+	if (c->state == CONN_DEAD) {
+		conn_settle_later(c);
+		return;
+	}
+	if (c->out_head == NULL && c->ops->on_drained != NULL && c->state == CONN_OPEN)
+		c->ops->on_drained(c);
+	conn_flush(c);
+	if (c->state == CONN_DEAD)
+		conn_settle_later(c);
+}
+
+static void on_connect(struct worker *w, struct conn *c, struct io_uring_cqe *cqe)
+{
+	c->connecting = false;
+	c->inflight--;
+	if (c->state == CONN_DEAD) {
+		conn_settle_later(c);
+		return;
+	}
+	if (cqe->res < 0) {
+		conn_die(c, CONN_END_CONNECT, cqe->res == -ECANCELED ? -ETIMEDOUT : cqe->res);
+		return;
+	}
+	c->last_rx_ms = w->now_ms;
+	conn_opened(c);
+}
+
+static void udp_arm(struct worker *w, struct udp_sock *s)
+{
+	struct io_uring_sqe *sqe = get_sqe(w);
+	if (sqe == NULL)
+		return;
+	io_uring_prep_recvmsg_multishot(sqe, s->fd, &s->recv_hdr, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BGID;
+	io_uring_sqe_set_data64(sqe, tag(s, OP_UDP_RECV));
+	s->armed = true;
+}
+
+static void on_udp_recv(struct worker *w, struct udp_sock *s, struct io_uring_cqe *cqe)
+{
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+	if (cqe->res > 0) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		uint8_t *buf = w->bufs + (size_t)bid * w->loop->cfg.buf_size;
+		struct io_uring_recvmsg_out *out =
+			io_uring_recvmsg_validate(buf, cqe->res, &s->recv_hdr);
+		if (out != NULL && !(out->flags & MSG_TRUNC) && !w->draining) {
+			STAT_ADD(w, udp_in, 1);
+			struct udp_packet pkt = {
+				.worker = w,
+				.sock = s,
+				.from = io_uring_recvmsg_name(out),
+				.fromlen = out->namelen,
+				.data = io_uring_recvmsg_payload(out, &s->recv_hdr),
+				.len = io_uring_recvmsg_payload_length(out, cqe->res, &s->recv_hdr),
+				.ctx = s->l->ctx,
+			};
+			s->l->udp_ops->on_datagram(&pkt);
+		}
+		buf_return(w, bid);
+	} else if (cqe->res == -ENOBUFS) {
+		STAT_ADD(w, enobufs, 1);
+	}
+	if (!more) {
+		s->armed = false;
+		if (w->draining) {
+			close(s->fd);
+			s->closed = true;
+		} else {
+			udp_arm(w, s);
+		}
+	}
+}
+
+int udp_send(struct udp_sock *s, const struct sockaddr *to, socklen_t tolen,
+	     const void *data, size_t len)
+{
+	struct worker *w = s->w;
+	if (len > w->loop->cfg.buf_size || tolen > sizeof(struct sockaddr_storage))
+		return AD_ETOOBIG;
+	struct udp_slot *slot = pool_get(&w->udp_slots);
+	struct io_uring_sqe *sqe = slot ? get_sqe(w) : NULL;
+	if (sqe == NULL) {
+		pool_put(&w->udp_slots, slot);
+		STAT_ADD(w, udp_dropped, 1);
+		return AD_ENOSPACE;
+	}
+	memcpy(&slot->to, to, tolen);
+	memcpy(slot->data, data, len);
+	slot->s = s;
+	slot->iov.iov_base = slot->data;
+	slot->iov.iov_len = len;
+	memset(&slot->hdr, 0, sizeof(slot->hdr));
+	slot->hdr.msg_name = &slot->to;
+	slot->hdr.msg_namelen = tolen;
+	slot->hdr.msg_iov = &slot->iov;
+	slot->hdr.msg_iovlen = 1;
+	io_uring_prep_sendmsg(sqe, s->fd, &slot->hdr, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, tag(slot, OP_UDP_SEND));
+	w->udp_inflight++;
+	return 0;
+}
+
+static void on_udp_send(struct worker *w, struct udp_slot *slot, struct io_uring_cqe *cqe)
+{
+	w->udp_inflight--;
+	if (cqe->res >= 0)
+		STAT_ADD(w, udp_out, 1);
+	else
+		STAT_ADD(w, udp_dropped, 1);
+	pool_put(&w->udp_slots, slot);
+}
+
+static void arm_msg(struct worker *w)
+{
+	struct io_uring_sqe *sqe = get_sqe(w);
+	if (sqe == NULL)
+		return;
+	io_uring_prep_read(sqe, w->mr.efd, &w->efd_val, sizeof(w->efd_val), 0);
+	io_uring_sqe_set_data64(sqe, tag(w, OP_MSG));
+}
+
+static void begin_drain(struct worker *w);
+
+static void on_msg(struct worker *w, struct io_uring_cqe *cqe)
+{
+	struct msg m;
+	while (msgring_recv(&w->mr, &m)) {
+		STAT_ADD(w, messages, 1);
+		if (m.type == MSG_DRAIN)
+			begin_drain(w);
+		else if (m.type >= MSG_USER && w->loop->hooks.on_message != NULL)
+			w->loop->hooks.on_message(w, &m);
+	}
+	if (!w->stop)
+		arm_msg(w);
+}
+
+static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
+{
+	uint64_t ud = io_uring_cqe_get_data64(cqe);
+	void *p = (void *)(uintptr_t)(ud & ~OP_MASK);
+	switch ((enum op)(ud & OP_MASK)) {
+	case OP_ACCEPT:
+		on_accept(w, p, cqe);
+		break;
+	case OP_RECV:
+		on_recv(w, p, cqe);
+		break;
+	case OP_SEND:
+		on_send(w, p, cqe);
+		break;
+	case OP_CONNECT:
+		on_connect(w, p, cqe);
+		break;
+	case OP_UDP_RECV:
+		on_udp_recv(w, p, cqe);
+		break;
+	case OP_UDP_SEND:
+		on_udp_send(w, p, cqe);
+		break;
+	case OP_MSG:
+		on_msg(w, cqe);
+		break;
+	case OP_IGNORE:
+		break;
+	}
+}
+
+/* ---- housekeeping ------------------------------------------------------- */
+
+static void arm_accept(struct worker *w, struct udp_sock *s)
+{
+	struct io_uring_sqe *sqe = get_sqe(w);
+	if (sqe == NULL)
+		return;
+	io_uring_prep_multishot_accept(sqe, s->fd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, tag(s, OP_ACCEPT));
+	s->armed = true;
+}
+
+static void begin_drain(struct worker *w)
+{
+	if (w->draining)
+		return;
+	w->draining = true;
+	w->drain_deadline_ms = w->now_ms + w->loop->cfg.drain_timeout_ms;
+	for (unsigned i = 0; i < w->nsocks; i++) {
+		struct udp_sock *s = &w->socks[i];
+		if (s->armed) {
+			submit_cancel(w, tag(s, s->l->udp ? OP_UDP_RECV : OP_ACCEPT));
+		} else if (!s->closed) {
+			close(s->fd);
+			s->closed = true;
+		}
+	}
+	if (w->loop->hooks.drain != NULL)
+		w->loop->hooks.drain(w);
+	for (struct conn *c = w->conn_list; c != NULL; c = c->next)
+		if (c->state == CONN_OPEN && c->ops->on_drain != NULL)
+			c->ops->on_drain(c);
+	log_debug("worker draining", "worker=%u connections=%u", w->id, pool_in_use(&w->conns));
+}
+
+static void housekeeping(struct worker *w)
+{
+	if (w->need_rearm_accept && !w->draining) {
+		w->need_rearm_accept = false;
+		for (unsigned i = 0; i < w->nsocks; i++)
+			if (!w->socks[i].l->udp && !w->socks[i].armed && !w->socks[i].closed)
+				arm_accept(w, &w->socks[i]);
+	}
+	for (struct conn *c = w->conn_list; c != NULL; c = c->next) {
+		if (c->state != CONN_OPEN || c->idle_ms == 0 || c->paused ||
+		    w->now_ms - c->last_rx_ms < c->idle_ms)
+			continue;
+		STAT_ADD(w, timeouts, 1);
+		c->last_rx_ms = w->now_ms;
+		if (c->ops->on_timeout != NULL)
+			c->ops->on_timeout(c);
+		else
+			conn_die(c, CONN_END_TIMEOUT, -ETIMEDOUT);
+	}
+	if (w->loop->hooks.tick != NULL)
+		w->loop->hooks.tick(w);
+	if (w->draining && !w->drain_aborted && w->now_ms >= w->drain_deadline_ms) {
+		w->drain_aborted = true;
+		unsigned left = 0;
+		for (struct conn *c = w->conn_list; c != NULL; c = c->next, left++)
+			conn_die(c, CONN_END_DRAIN, 0);
+		if (left)
+			log_warn("drain timeout, aborting connections", "worker=%u connections=%u",
+				 w->id, left);
+	}
+	if (w->draining) {
+		bool socks_done = true;
+		for (unsigned i = 0; i < w->nsocks; i++)
+			socks_done &= w->socks[i].closed;
+		if (socks_done && w->conn_list == NULL && w->udp_inflight == 0)
+			w->stop = true;
+		/* Hard stop: never hang on an operation the kernel does not finish. */
+		if (w->now_ms >= w->drain_deadline_ms + 2000)
+			w->stop = true;
+	}
+}
+
+static void worker_run(struct worker *w)
+{
+	struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = TICK_MS * 1000000LL };
+	while (!w->stop) {
+		struct io_uring_cqe *cqe;
+		int ret = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+		w->now_ms = monotonic_ms();
+		if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+			log_error("io_uring wait failed", "worker=%u error=\"%s\"", w->id,
+				  airdress_strerror(ret));
+			break;
+		}
+		unsigned head, seen = 0;
+		io_uring_for_each_cqe(&w->ring, head, cqe) {
+			dispatch(w, cqe);
+			seen++;
+		}
+		io_uring_cq_advance(&w->ring, seen);
+		buf_flush(w);
+		settle_all(w);
+		if (w->now_ms - w->last_tick_ms >= TICK_MS || w->draining) {
+			w->last_tick_ms = w->now_ms;
+			housekeeping(w);
+			settle_all(w);
+		}
+	}
+}
+
+/* ---- worker lifecycle --------------------------------------------------- */
+
+static int ring_setup(struct worker *w)
+{
+	static const struct {
+		unsigned flags;
+		const char *what;
+	} tries[] = {
+		{ IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			  IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL, NULL },
+		{ IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL, "SINGLE_ISSUER|DEFER_TASKRUN" },
+		{ 0, "COOP_TASKRUN" },
+	};
+	int ret = -EINVAL;
+	for (unsigned i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		struct io_uring_params p = { .flags = tries[i].flags };
+		ret = io_uring_queue_init_params(w->loop->cfg.ring_entries, &w->ring, &p);
+		if (ret == 0) {
+			if (tries[i].what != NULL && w->id == 0)
+				log_warn("io_uring flags unsupported by this kernel, running without",
+					 "flags=%s", tries[i].what);
+			w->ring_ready = true;
+			return 0;
+		}
+		if (ret != -EINVAL)
+			break;
+	}
+	return ret;
+}
+
+static int worker_setup(struct worker *w)
+{
+	const struct loop_config *cfg = &w->loop->cfg;
+	int ret;
+	if (w->cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(w->cpu, &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	if ((ret = ring_setup(w)) != 0)
+		return ret;
+	if ((ret = buf_ring_setup(w)) != 0)
+		return ret;
+	if ((ret = pool_init(&w->conns, sizeof(struct conn) + cfg->conn_user_size, cfg->max_conns)))
+		return ret;
+	if ((ret = pool_init(&w->chunks, sizeof(struct chunk) + cfg->chunk_size, cfg->chunk_count)))
+		return ret;
+	if ((ret = pool_init(&w->udp_slots, sizeof(struct udp_slot) + cfg->buf_size, 1024)))
+		return ret;
+	if ((ret = arena_init(&w->arena, cfg->arena_size)))
+		return ret;
+	w->now_ms = w->last_tick_ms = monotonic_ms();
+	struct loop *l = w->loop;
+	for (unsigned i = 0; i < l->nlisteners; i++) {
+		struct udp_sock *s = &w->socks[i];
+		s->w = w;
+		s->l = &l->listeners[i];
+		s->fd = s->l->fds[w->id];
+		s->l->fds[w->id] = -1; /* the worker owns it now */
+		s->recv_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+	}
+	w->nsocks = l->nlisteners;
+	if (l->hooks.worker_start != NULL && (ret = l->hooks.worker_start(w)) != 0)
+		return ret;
+	for (unsigned i = 0; i < w->nsocks; i++) {
+		if (w->socks[i].l->udp)
+			udp_arm(w, &w->socks[i]);
+		else
+			arm_accept(w, &w->socks[i]);
+	}
+	arm_msg(w);
+	return 0;
+}
+
+static void worker_teardown(struct worker *w)
+{
+	while (w->conn_list != NULL) {
+		/* Only after a hard stop: the ring goes away with whatever is in flight. */
+		struct conn *c = w->conn_list;
+		c->inflight = 0;
+		if (c->state != CONN_DEAD) {
+			c->state = CONN_DEAD;
+			c->why = CONN_END_DRAIN;
+		}
+		conn_settle(c);
+	}
+	for (unsigned i = 0; i < w->nsocks; i++)
+		if (!w->socks[i].closed)
+			close(w->socks[i].fd);
+	if (w->ring_ready)
+		io_uring_queue_exit(&w->ring);
+	w->ring_ready = false;
+	if (w->br != NULL)
+		munmap(w->br, w->br_len);
+	if (w->bufs != NULL)
+		munmap(w->bufs, w->bufs_len);
+	w->br = NULL;
+	w->bufs = NULL;
+	pool_deinit(&w->conns);
+	pool_deinit(&w->chunks);
+	pool_deinit(&w->udp_slots);
+	arena_deinit(&w->arena);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct loop *l = w->loop;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	char name[16];
+	snprintf(name, sizeof(name), "worker-%u", w->id);
+	pthread_setname_np(pthread_self(), name);
+
+	w->start_err = worker_setup(w);
+	pthread_mutex_lock(&l->start_lock);
+	l->started_count++;
+	pthread_cond_broadcast(&l->start_cond);
+	pthread_mutex_unlock(&l->start_lock);
+
+	if (w->start_err == 0) {
+		worker_run(w);
+		if (l->hooks.worker_stop != NULL)
+			l->hooks.worker_stop(w);
+	}
+	worker_teardown(w);
+	return NULL;
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+void loop_config_defaults(struct loop_config *cfg)
+{
+	if (cfg->max_conns == 0)
+		cfg->max_conns = 16384;
+	if (cfg->buf_count == 0)
+		cfg->buf_count = 1024;
+	if (cfg->buf_size == 0)
+		cfg->buf_size = 4096;
+	if (cfg->chunk_size == 0)
+		cfg->chunk_size = 16384;
+	if (cfg->chunk_count == 0)
+		cfg->chunk_count = 4096;
+	if (cfg->arena_size == 0)
+		cfg->arena_size = 1 << 20;
+	if (cfg->drain_timeout_ms == 0)
+		cfg->drain_timeout_ms = 5000;
+	if (cfg->send_timeout_ms == 0)
+		cfg->send_timeout_ms = 30000;
+	if (cfg->ring_entries == 0)
+		cfg->ring_entries = 1024;
+}
+
+/* The CPUs this process may run on, in order; returns how many. */
+static unsigned allowed_cpus(int *cpus, unsigned max)
+{
+	cpu_set_t set;
+	unsigned n = 0;
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return 0;
+	for (int i = 0; i < CPU_SETSIZE && n < max; i++)
+		if (CPU_ISSET(i, &set))
+			cpus[n++] = i;
+	return n;
+}
+
+struct loop *loop_create(const struct loop_config *cfg, const struct loop_hooks *hooks,
+			 void *app, int *err)
+{
+	struct loop *l = calloc(1, sizeof(*l));
+	if (l == NULL) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	l->cfg = *cfg;
+	loop_config_defaults(&l->cfg);
+	if (hooks != NULL)
+		l->hooks = *hooks;
+	l->app = app;
+	if ((l->cfg.buf_count & (l->cfg.buf_count - 1)) != 0 || l->cfg.buf_count > 32768) {
+		free(l);
+		*err = -EINVAL;
+		return NULL;
+	}
+	int cpus[CPU_SETSIZE];
+	unsigned ncpu = allowed_cpus(cpus, CPU_SETSIZE);
+	l->nworkers = l->cfg.workers ? l->cfg.workers : (ncpu ? ncpu : 1);
+	l->workers = aligned_alloc(64, sizeof(struct worker) * l->nworkers);
+	if (l->workers == NULL) {
+		free(l);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	memset(l->workers, 0, sizeof(struct worker) * l->nworkers);
+	pthread_mutex_init(&l->start_lock, NULL);
+	pthread_cond_init(&l->start_cond, NULL);
+	for (unsigned i = 0; i < l->nworkers; i++) {
+		struct worker *w = &l->workers[i];
+		w->loop = l;
+		w->id = i;
+		w->cpu = (l->cfg.pin && ncpu) ? cpus[i % ncpu] : -1;
+		w->mr.efd = -1;
+		int ret = msgring_init(&w->mr, 1024);
+		if (ret != 0) {
+			*err = ret;
+			loop_destroy(l);
+			return NULL;
+		}
+	}
+	return l;
+}
+
+static int bind_socket(const struct sockaddr *addr, socklen_t len, bool udp)
+{
+	int fd = socket(addr->sa_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+		goto fail;
+	if (addr->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, addr, len) != 0)
+		goto fail;
+	if (!udp && listen(fd, 4096) != 0)
+		goto fail;
+	return fd;
+fail:;
+	int err = -errno;
+	close(fd);
+	return err;
+}
+
+static int add_listener(struct loop *l, const struct sockaddr *addr, socklen_t len, bool udp,
+			const struct conn_ops *tops, const struct udp_ops *uops, void *ctx)
+{
+	if (l->started)
+		return -EBUSY;
+	if (l->nlisteners == MAX_LISTENERS)
+		return AD_ENOSPACE;
+	if (len > sizeof(struct sockaddr_storage) ||
+	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
+		return -EAFNOSUPPORT;
+	struct listener *ls = &l->listeners[l->nlisteners];
+	memset(ls, 0, sizeof(*ls));
+	ls->fds = malloc(sizeof(int) * l->nworkers);
+	if (ls->fds == NULL)
+		return -ENOMEM;
+	memcpy(&ls->addr, addr, len);
+	ls->addrlen = len;
+	ls->udp = udp;
+	ls->tcp_ops = tops;
+	ls->udp_ops = uops;
+	ls->ctx = ctx;
+	for (unsigned i = 0; i < l->nworkers; i++)
+		ls->fds[i] = -1;
+	int ret = 0;
+	for (unsigned i = 0; i < l->nworkers; i++) {
+		int fd = bind_socket((struct sockaddr *)&ls->addr, ls->addrlen, udp);
+		if (fd < 0) {
+			ret = fd;
+			break;
+		}
+		ls->fds[i] = fd;
+		if (i == 0) {
+			/* Port 0: every worker binds the port the first one got. */
+			struct sockaddr_storage got;
+			socklen_t glen = sizeof(got);
+			getsockname(fd, (struct sockaddr *)&got, &glen);
+			uint16_t port = got.ss_family == AF_INET6
+						? ((struct sockaddr_in6 *)&got)->sin6_port
+						: ((struct sockaddr_in *)&got)->sin_port;
+			if (ls->addr.ss_family == AF_INET6)
+				((struct sockaddr_in6 *)&ls->addr)->sin6_port = port;
+			else
+				((struct sockaddr_in *)&ls->addr)->sin_port = port;
+			ls->port = ntohs(port);
+		}
+	}
+	if (ret != 0) {
+		for (unsigned i = 0; i < l->nworkers; i++)
+			if (ls->fds[i] >= 0)
+				close(ls->fds[i]);
+		free(ls->fds);
+		ls->fds = NULL;
+		return ret;
+	}
+	return (int)l->nlisteners++;
+}
+
+int loop_add_tcp(struct loop *l, const struct sockaddr *addr, socklen_t len,
+		 const struct conn_ops *ops, void *ctx)
+{
+	return add_listener(l, addr, len, false, ops, NULL, ctx);
+}
+
+int loop_add_udp(struct loop *l, const struct sockaddr *addr, socklen_t len,
+		 const struct udp_ops *ops, void *ctx)
+{
+	return add_listener(l, addr, len, true, NULL, ops, ctx);
+}
+
+uint16_t loop_listener_port(const struct loop *l, int idx)
+{
+	if (idx < 0 || (unsigned)idx >= l->nlisteners)
+		return 0;
+	return l->listeners[idx].port;
+}
+
+int loop_start(struct loop *l)
+{
+	if (l->started)
+		return -EBUSY;
+	l->started = true;
+	unsigned created = 0;
+	int ret = 0;
+	for (; created < l->nworkers; created++) {
+		ret = -pthread_create(&l->workers[created].thread, NULL, worker_main,
+				      &l->workers[created]);
+		if (ret != 0)
+			break;
+	}
+	pthread_mutex_lock(&l->start_lock);
+	while (l->started_count < created)
+		pthread_cond_wait(&l->start_cond, &l->start_lock);
+	pthread_mutex_unlock(&l->start_lock);
+	for (unsigned i = 0; i < created && ret == 0; i++)
+		ret = l->workers[i].start_err;
+	if (ret != 0) {
+		for (unsigned i = 0; i < created; i++) {
+			struct msg m = { .type = MSG_DRAIN };
+			msgring_send(&l->workers[i].mr, &m);
+		}
+		for (unsigned i = 0; i < created; i++)
+			pthread_join(l->workers[i].thread, NULL);
+		l->joined = true;
+		return ret;
+	}
+	return 0;
+}
+
+void loop_drain(struct loop *l)
+{
+	if (__atomic_exchange_n(&l->drained, 1, __ATOMIC_ACQ_REL))
+		return;
+	struct msg m = { .type = MSG_DRAIN };
+	for (unsigned i = 0; i < l->nworkers; i++) {
+		/* A full ring must not lose the drain: retry until it fits. */
+		for (int tries = 0; msgring_send(&l->workers[i].mr, &m) != 0 && tries < 1000; tries++)
+			usleep(1000);
+	}
+}
+
+void loop_join(struct loop *l)
+{
+	if (!l->started || l->joined)
+		return;
+	for (unsigned i = 0; i < l->nworkers; i++)
+		pthread_join(l->workers[i].thread, NULL);
+	l->joined = true;
+}
+
+void loop_destroy(struct loop *l)
+{
+	if (l == NULL)
+		return;
+	if (l->started && !l->joined) {
+		loop_drain(l);
+		loop_join(l);
+	}
+	for (unsigned i = 0; i < l->nlisteners; i++) {
+		for (unsigned j = 0; j < l->nworkers && l->listeners[i].fds; j++)
+			if (l->listeners[i].fds[j] >= 0)
+				close(l->listeners[i].fds[j]);
+		free(l->listeners[i].fds);
+	}
+	for (unsigned i = 0; i < l->nworkers; i++)
+		msgring_deinit(&l->workers[i].mr);
+	pthread_mutex_destroy(&l->start_lock);
+	pthread_cond_destroy(&l->start_cond);
+	free(l->workers);
+	free(l);
+}
+
+unsigned loop_workers(const struct loop *l)
+{
+	return l->nworkers;
+}
+
+void *loop_app(const struct loop *l)
+{
+	return l->app;
+}
+
+int loop_send(struct loop *l, unsigned worker, const struct msg *m)
+{
+	if (worker >= l->nworkers)
+		return -EINVAL;
+	return msgring_send(&l->workers[worker].mr, m);
+}
+
+int loop_broadcast(struct loop *l, const struct msg *m)
+{
+	int first = 0;
+	for (unsigned i = 0; i < l->nworkers; i++) {
+		int ret = msgring_send(&l->workers[i].mr, m);
+		if (ret != 0 && first == 0)
+			first = ret;
+	}
+	return first;
+}
+
+void loop_stats(const struct loop *l, struct loop_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < l->nworkers; i++) {
+		const uint64_t *src = (const uint64_t *)&l->workers[i].stats;
+		uint64_t *dst = (uint64_t *)out;
+		for (size_t k = 0; k < sizeof(*out) / sizeof(uint64_t); k++)
+			dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
+	}
+}
+
+unsigned worker_id(const struct worker *w)
+{
+	return w->id;
+}
+
+struct loop *worker_loop(const struct worker *w)
+{
+	return w->loop;
+}
+
+struct arena *worker_arena(struct worker *w)
+{
+	return &w->arena;
+}
+
+uint64_t worker_now_ms(const struct worker *w)
+{
+	return w->now_ms;
+}
+
+bool worker_draining(const struct worker *w)
+{
+	return w->draining;
+}
+
+void worker_set_data(struct worker *w, void *data)
+{
+	w->data = data;
+}
+
+void *worker_data(const struct worker *w)
+{
+	return w->data;
+}
+
+const struct loop_stats *worker_stats(const struct worker *w)
+{
+	return &w->stats;
+}

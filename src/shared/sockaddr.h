@@ -1,0 +1,45 @@
+/*
+ * Sockaddr: socket addresses to and from the text form used in configs and logs.
+ *
+ *   "127.0.0.1:9153"          IPv4, dotted quad, then a port
+ *   "[::1]:9153"              IPv6 in brackets, then a port
+ *   "[fe80::1%eth0]:9153"     IPv6 with a zone (interface name or number)
+ *
+ * Addresses are numeric only: host names are never resolved (no DNS lookups at
+ * config time, no blocking). Ports are decimal 0..65535; 0 asks the kernel for an
+ * ephemeral port when binding.
+ */
+#ifndef AIRDRESS_SOCKADDR_H
+#define AIRDRESS_SOCKADDR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+/* Room for the longest text sockaddr_format() writes, NUL included:
+ * "[" address "%" zone "]:" port. */
+#define SOCKADDR_STRLEN (INET6_ADDRSTRLEN + IF_NAMESIZE + 10)
+
+/* Parse "ADDR:PORT" ("1.2.3.4:53", "[2001:db8::1]:53", "[fe80::1%eth0]:53") into *ss
+ * (zeroed first) and its length into *len. Returns 0, AD_EPARSE for text that is
+ * not such an address (a host name, a missing or out-of-range port, an IPv6 address
+ * without brackets, an unknown zone), or -EINVAL for NULL arguments. */
+int sockaddr_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len);
+
+/* Parse a bare address without a port ("203.0.113.10", "2001:db8::10", brackets
+ * optional for IPv6) and give it the port `port`. Same returns as sockaddr_parse(). */
+int sockaddr_parse_ip(const char *text, uint16_t port, struct sockaddr_storage *ss,
+		      socklen_t *len);
+
+/* Write sa as "1.2.3.4:53" or "[2001:db8::1]:53" (with "%zone" when it has a scope
+ * id) into buf, NUL-terminated; SOCKADDR_STRLEN bytes are always enough. Returns 0,
+ * AD_ENOSPACE when size is too small (buf then holds ""), -EAFNOSUPPORT for a family
+ * other than AF_INET/AF_INET6, -EINVAL for NULL arguments or a short len. */
+int sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t size);
+
+/* The port of an AF_INET or AF_INET6 address in host order; 0 for other families. */
+uint16_t sockaddr_port(const struct sockaddr *sa);
+
+#endif

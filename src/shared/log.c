@@ -66,3 +66,26 @@ void log_write(enum log_level level, const char *msg, const char *fields, ...)
 	ssize_t ignored = write(STDERR_FILENO, line, (size_t)n);
 	(void)ignored;
 }
+
+const char *log_quote(char *buf, size_t size, const char *text)
+{
+	size_t n = 0;
+	if (size < 3) {
+		if (size)
+			buf[0] = '\0';
+		return buf;
+	}
+	buf[n++] = '"';
+	for (const char *p = text; *p != '\0' && n + 3 < size; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"' || c == '\\') {
+			buf[n++] = '\\';
+			buf[n++] = (char)c;
+		} else {
+			buf[n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+		}
+	}
+	buf[n++] = '"';
+	buf[n] = '\0';
+	return buf;
+}

@@ -11,6 +11,7 @@
 #define AIRDRESS_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 
@@ -24,6 +25,11 @@ int log_level_parse(const char *text, enum log_level *out);
  * key=value part (may be NULL). One write(2) per line, so threads never interleave. */
 void log_write(enum log_level level, const char *msg, const char *fields, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Quote text as one logfmt value: "…" with \" and \\ escaped and control bytes
+ * replaced by '?'. Writes into buf (truncating) and returns buf. For values that
+ * may hold spaces or quotes: log_error("load failed", "error=%s", log_quote(b, sizeof(b), e)). */
+const char *log_quote(char *buf, size_t size, const char *text);
 
 #define log_debug(msg, ...)                                                   \
 	do {                                                                  \

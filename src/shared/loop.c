@@ -154,6 +154,8 @@ struct worker {
 	int start_err;
 	/* Written by other threads: its own cache line. */
 	struct msgring mr __attribute__((aligned(64)));
+	uint64_t barrier_ack;     /* last MSG_BARRIER generation seen */
+	int exited;
 	struct loop_stats stats __attribute__((aligned(64)));
 };
 
@@ -167,6 +169,7 @@ struct loop {
 	unsigned nlisteners;
 	bool started;
 	bool joined;
+	uint64_t barrier_gen;
 	int drained;
 	pthread_mutex_t start_lock;
 	pthread_cond_t start_cond;
@@ -808,6 +811,8 @@ static void on_msg(struct worker *w, struct io_uring_cqe *cqe)
 		STAT_ADD(w, messages, 1);
 		if (m.type == MSG_DRAIN)
 			begin_drain(w);
+		else if (m.type == MSG_BARRIER)
+			__atomic_store_n(&w->barrier_ack, m.u64, __ATOMIC_RELEASE);
 		else if (m.type >= MSG_USER && w->loop->hooks.on_message != NULL)
 			w->loop->hooks.on_message(w, &m);
 	}
@@ -1079,6 +1084,7 @@ static void *worker_main(void *arg)
 			l->hooks.worker_stop(w);
 	}
 	worker_teardown(w);
+	__atomic_store_n(&w->exited, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -1364,6 +1370,38 @@ int loop_broadcast(struct loop *l, const struct msg *m)
 			first = ret;
 	}
 	return first;
+}
+
+int loop_barrier(struct loop *l, uint64_t timeout_ms)
+{
+	if (!l->started || l->joined)
+		return 0;
+	uint64_t gen = __atomic_add_fetch(&l->barrier_gen, 1, __ATOMIC_ACQ_REL);
+	struct msg m = { .type = MSG_BARRIER, .u64 = gen };
+	uint64_t deadline = monotonic_ms() + timeout_ms;
+	bool *sent = calloc(l->nworkers, sizeof(bool));
+	if (sent == NULL)
+		return -ENOMEM;
+	int ret = -ETIMEDOUT;
+	while (monotonic_ms() < deadline) {
+		unsigned done = 0;
+		for (unsigned i = 0; i < l->nworkers; i++) {
+			struct worker *w = &l->workers[i];
+			if (!sent[i])
+				sent[i] = msgring_send(&w->mr, &m) == 0;
+			/* A worker that has exited holds nothing either. */
+			if (__atomic_load_n(&w->barrier_ack, __ATOMIC_ACQUIRE) >= gen ||
+			    __atomic_load_n(&w->exited, __ATOMIC_ACQUIRE))
+				done++;
+		}
+		if (done == l->nworkers) {
+			ret = 0;
+			break;
+		}
+		usleep(1000);
+	}
+	free(sent);
+	return ret;
 }
 
 void loop_stats(const struct loop *l, struct loop_stats *out)

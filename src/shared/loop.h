@@ -41,7 +41,8 @@ struct udp_sock;
 
 /* Message types reserved by the runtime; daemons number theirs from MSG_USER. */
 enum {
-	MSG_DRAIN = 1, /* stop accepting, finish connections */
+	MSG_DRAIN = 1,   /* stop accepting, finish connections */
+	MSG_BARRIER = 2, /* acknowledge: see loop_barrier() */
 	MSG_USER = 16,
 };
 
@@ -174,6 +175,12 @@ void *loop_app(const struct loop *l);
  * broadcast: the first failure; other workers got it). */
 int loop_send(struct loop *l, unsigned worker, const struct msg *m);
 int loop_broadcast(struct loop *l, const struct msg *m);
+/* Wait until every worker has drained its message ring past this call: after it,
+ * no worker still runs a callback that began before it, so data unpublished before
+ * the call (an old config, a replaced table) can be freed. Bounded by timeout_ms;
+ * returns 0, or -ETIMEDOUT when a worker did not answer (then free nothing).
+ * Returns 0 at once when the loop is not running. Not from a worker thread. */
+int loop_barrier(struct loop *l, uint64_t timeout_ms);
 /* Sum of every worker's counters (relaxed reads; exact once workers are idle). */
 void loop_stats(const struct loop *l, struct loop_stats *out);
 

@@ -1,126 +1,120 @@
 /*
- * airdress-echo: a TCP and UDP echo server on the shared runtime, for the loop
+ * airdress-echo: a TCP and UDP echo server on the shared runtime and the common
+ * daemon frame (config, -t, admin endpoint, SIGHUP, drain), for the runtime's
  * integration tests. Not a product binary: built under build/tests, never installed.
  *
- *   airdress-echo [-w WORKERS] [-i IDLE_MS] [-d DRAIN_MS] ADDR:PORT
+ *   airdress-echo -c echo.yaml
  *
- * Prints "port=N" on stdout once serving (useful with port 0). SIGTERM or SIGINT
- * drains and exits 0.
+ * Logs "listening ... port=N" per listener once bound (port 0 picks one).
  */
-#include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
+#include "daemon.h"
 #include "echo_ops.h"
 #include "error.h"
 #include "log.h"
-#include "loop.h"
+#include "sockaddr.h"
 
-static int parse_addr(const char *text, struct sockaddr_storage *ss, socklen_t *len)
+struct echo_admin_cfg {
+	struct cfg_addr listen;
+};
+
+struct echo_cfg {
+	struct cfg_addr *listen;
+	size_t listen_count;
+	unsigned workers;
+	uint64_t drain_timeout;
+	uint64_t idle_timeout;
+	struct echo_admin_cfg admin;
+};
+
+static const struct cfg_item echo_admin_items[] = {
+	{ .key = "listen", .type = CFG_ADDR, .offset = offsetof(struct echo_admin_cfg, listen),
+	  .def = "127.0.0.1:0", .doc = "admin HTTP address (port 0: any free port)" },
+	CFG_ITEMS_END
+};
+
+static const struct cfg_schema echo_admin_schema = {
+	"admin", sizeof(struct echo_admin_cfg), echo_admin_items
+};
+
+static const struct cfg_item echo_items[] = {
+	{ .key = "listen", .type = CFG_ADDR, .offset = offsetof(struct echo_cfg, listen),
+	  .count = CFG_AT(struct echo_cfg, listen_count), .def = "[\"127.0.0.1:0\"]",
+	  .doc = "TCP and UDP echo addresses" },
+	{ .key = "workers", .type = CFG_UINT, .offset = offsetof(struct echo_cfg, workers),
+	  .max = 256, .def = "0", .doc = "worker threads, 0 = one per CPU" },
+	{ .key = "drain_timeout", .type = CFG_DURATION,
+	  .offset = offsetof(struct echo_cfg, drain_timeout), .min = 1, .def = "5s",
+	  .doc = "longest wait for connections to finish on SIGTERM" },
+	{ .key = "idle_timeout", .type = CFG_DURATION,
+	  .offset = offsetof(struct echo_cfg, idle_timeout), .def = "0s", .reload = true,
+	  .doc = "close a connection that sent nothing for this long (0 = never)" },
+	{ .key = "admin", .type = CFG_SECTION, .offset = offsetof(struct echo_cfg, admin),
+	  .section = &echo_admin_schema, .doc = "admin endpoint" },
+	CFG_ITEMS_END
+};
+
+static const struct cfg_schema echo_schema = { "echo", sizeof(struct echo_cfg), echo_items };
+
+static struct echo_settings settings;
+
+static int echo_setup(struct daemon *d)
 {
-	char host[128];
-	const char *colon = strrchr(text, ':');
-	if (colon == NULL || (size_t)(colon - text) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, text, (size_t)(colon - text));
-	host[colon - text] = '\0';
-	int port = atoi(colon + 1);
-	memset(ss, 0, sizeof(*ss));
-	if (host[0] == '[') {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-		host[strlen(host) - 1] = '\0';
-		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
-			return -EINVAL;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-			return -EINVAL;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*s4);
+	const struct echo_cfg *cfg = daemon_config(d);
+	struct daemon_runtime rt = {
+		.loop = { .workers = cfg->workers, .pin = true, .drain_timeout_ms = cfg->drain_timeout },
+		.admin_listen = &cfg->admin.listen,
+	};
+	settings.idle_timeout_ms = cfg->idle_timeout;
+	int ret = daemon_runtime_create(d, &rt);
+	if (ret != 0)
+		return ret;
+	for (size_t i = 0; i < cfg->listen_count; i++) {
+		struct cfg_addr a = cfg->listen[i];
+		char text[SOCKADDR_STRLEN];
+		sockaddr_format((struct sockaddr *)&a.addr, a.len, text, sizeof(text));
+		int tcp = loop_add_tcp(daemon_loop(d), (struct sockaddr *)&a.addr, a.len,
+				       &echo_tcp_ops, &settings);
+		if (tcp < 0) {
+			log_error("listen failed", "address=%s error=\"%s\"", text, airdress_strerror(tcp));
+			return tcp;
+		}
+		/* UDP on the same port as TCP, also when the port was 0. */
+		uint16_t port = loop_listener_port(daemon_loop(d), tcp);
+		if (a.addr.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&a.addr)->sin6_port = htons(port);
+		else
+			((struct sockaddr_in *)&a.addr)->sin_port = htons(port);
+		int udp = loop_add_udp(daemon_loop(d), (struct sockaddr *)&a.addr, a.len,
+				       &echo_udp_ops, NULL);
+		if (udp < 0) {
+			log_error("listen failed", "address=%s error=\"%s\"", text, airdress_strerror(udp));
+			return udp;
+		}
+		log_info("listening", "address=%s port=%u", text, port);
 	}
 	return 0;
 }
 
+static int echo_reload(struct daemon *d, const void *fresh)
+{
+	const struct echo_cfg *cfg = fresh;
+	__atomic_store_n(&settings.idle_timeout_ms, cfg->idle_timeout, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static const struct daemon_spec echo_spec = {
+	.name = "airdress-echo",
+	.summary = "TCP/UDP echo server on the Airdress runtime (test program)",
+	.schema = &echo_schema,
+	.setup = echo_setup,
+	.reload = echo_reload,
+};
+
 int main(int argc, char **argv)
 {
-	struct loop_config cfg = { .pin = true };
-	struct echo_settings settings = { 0 };
-	int opt;
-	while ((opt = getopt(argc, argv, "w:i:d:")) != -1) {
-		switch (opt) {
-		case 'w':
-			cfg.workers = (unsigned)atoi(optarg);
-			break;
-		case 'i':
-			settings.idle_timeout_ms = (uint64_t)atoll(optarg);
-			break;
-		case 'd':
-			cfg.drain_timeout_ms = (uint64_t)atoll(optarg);
-			break;
-		default:
-			fprintf(stderr, "usage: airdress-echo [-w N] [-i IDLE_MS] [-d DRAIN_MS] ADDR:PORT\n");
-			return 2;
-		}
-	}
-	struct sockaddr_storage ss;
-	socklen_t sslen;
-	if (optind >= argc || parse_addr(argv[optind], &ss, &sslen) != 0) {
-		fprintf(stderr, "airdress-echo: need ADDR:PORT\n");
-		return 2;
-	}
-
-	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-
-	int err = 0;
-	struct loop *l = loop_create(&cfg, NULL, NULL, &err);
-	if (l == NULL) {
-		log_error("loop create failed", "error=\"%s\"", airdress_strerror(err));
-		return 1;
-	}
-	int tcp = loop_add_tcp(l, (struct sockaddr *)&ss, sslen, &echo_tcp_ops, &settings);
-	if (tcp < 0) {
-		log_error("listen failed", "address=%s error=\"%s\"", argv[optind], airdress_strerror(tcp));
-		loop_destroy(l);
-		return 1;
-	}
-	uint16_t port = loop_listener_port(l, tcp);
-	if (ss.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
-	else
-		((struct sockaddr_in *)&ss)->sin_port = htons(port);
-	int udp = loop_add_udp(l, (struct sockaddr *)&ss, sslen, &echo_udp_ops, NULL);
-	if (udp < 0 || (err = loop_start(l)) != 0) {
-		log_error("start failed", "error=\"%s\"", airdress_strerror(udp < 0 ? udp : err));
-		loop_destroy(l);
-		return 1;
-	}
-	printf("port=%u\n", port);
-	fflush(stdout);
-	log_info("serving", "port=%u workers=%u", port, loop_workers(l));
-
-	int sig = 0;
-	sigwait(&sigs, &sig);
-	log_info("draining", "signal=%d", sig);
-	loop_drain(l);
-	loop_join(l);
-	struct loop_stats st;
-	loop_stats(l, &st);
-	log_info("stopped", "accepted=%lu closed=%lu udp_in=%lu udp_out=%lu",
-		 (unsigned long)st.accepted, (unsigned long)st.closed,
-		 (unsigned long)st.udp_in, (unsigned long)st.udp_out);
-	loop_destroy(l);
-	return 0;
+	return daemon_main(&echo_spec, argc, argv);
 }

@@ -18,8 +18,9 @@ struct echo_settings {
 static inline int echo_on_open(struct conn *c)
 {
 	const struct echo_settings *s = conn_ctx(c);
-	if (s != NULL && s->idle_timeout_ms)
-		conn_set_timeout(c, s->idle_timeout_ms);
+	uint64_t idle = s ? __atomic_load_n(&s->idle_timeout_ms, __ATOMIC_RELAXED) : 0;
+	if (idle)
+		conn_set_timeout(c, idle);
 	return 0;
 }
 

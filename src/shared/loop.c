@@ -1125,6 +1125,13 @@ static unsigned allowed_cpus(int *cpus, unsigned max)
 	return n;
 }
 
+unsigned loop_default_workers(void)
+{
+	int cpus[CPU_SETSIZE];
+	unsigned n = allowed_cpus(cpus, CPU_SETSIZE);
+	return n ? n : 1;
+}
+
 struct loop *loop_create(const struct loop_config *cfg, const struct loop_hooks *hooks,
 			 void *app, int *err)
 {

@@ -141,6 +141,9 @@ struct loop_stats {
 	uint64_t messages;
 };
 
+/* The number of workers `workers: 0` means: the CPUs this process may run on. */
+unsigned loop_default_workers(void);
+
 /* Fill in defaults for every zero field of cfg. */
 void loop_config_defaults(struct loop_config *cfg);
 

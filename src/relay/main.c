@@ -5,6 +5,8 @@
  * See docs/relay.md.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,10 +17,20 @@
 #include "relay_config.h"
 #include "routes.h"
 #include "sockaddr.h"
+#include "wg.h"
+
+/* A WireGuard peer as last applied to the interface. */
+struct relay_peer {
+	char key[ROUTE_KEY_MAX];
+	char allowed[SOCKADDR_STRLEN + 8];
+};
 
 struct relay {
 	struct forward_settings settings;
 	struct forward_listener http, tls;
+	struct wg_iface *wg;           /* NULL without a wireguard section */
+	struct relay_peer *peers;
+	size_t npeers;
 };
 
 static struct relay relay;
@@ -45,6 +57,109 @@ static const struct loop_hooks relay_hooks = {
 	.tick = relay_tick,
 };
 
+/* An address without port or brackets, "fd61:6972::2" or "192.0.2.7". */
+static void ip_text(const struct sockaddr_storage *ss, socklen_t len, char *out, size_t size)
+{
+	char ip[SOCKADDR_STRLEN];
+	sockaddr_format((const struct sockaddr *)ss, len, ip, sizeof(ip));
+	char *colon = strrchr(ip, ':'); /* sockaddr_format writes "[v6]:port" or "v4:port" */
+	if (colon != NULL)
+		*colon = '\0';
+	char *host = ip[0] == '[' ? ip + 1 : ip;
+	size_t n = strlen(host);
+	if (n && host[n - 1] == ']')
+		host[n - 1] = '\0';
+	snprintf(out, size, "%s", host);
+}
+
+struct peer_list {
+	struct relay_peer *items;
+	size_t count, cap;
+};
+
+static int collect_peer(const char *name, size_t len, void *value, void *arg)
+{
+	const struct route *r = value;
+	struct peer_list *pl = arg;
+	if (r->public_key[0] == '\0')
+		return 0;
+	if (pl->count == pl->cap) {
+		size_t cap = pl->cap ? pl->cap * 2 : 16;
+		void *n = realloc(pl->items, cap * sizeof(*pl->items));
+		if (n == NULL)
+			return -ENOMEM;
+		pl->items = n;
+		pl->cap = cap;
+	}
+	struct relay_peer *p = &pl->items[pl->count++];
+	snprintf(p->key, sizeof(p->key), "%s", r->public_key);
+	char ip[SOCKADDR_STRLEN];
+	ip_text(&r->tunnel, r->tunnel_len, ip, sizeof(ip));
+	snprintf(p->allowed, sizeof(p->allowed), "%s/%d", ip,
+		 r->tunnel.ss_family == AF_INET6 ? 128 : 32);
+	return 0;
+}
+
+/* Make the interface's peers those of the routes that carry a public key. */
+static void sync_peers(void)
+{
+	if (relay.wg == NULL)
+		return;
+	struct peer_list now = { 0 };
+	if (nametable_foreach(relay.settings.routes, collect_peer, &now) != 0) {
+		log_error("wireguard peers not updated", "error=\"%s\"", airdress_strerror(-ENOMEM));
+		free(now.items);
+		return;
+	}
+	for (size_t i = 0; i < relay.npeers; i++) {
+		bool kept = false;
+		for (size_t j = 0; j < now.count && !kept; j++)
+			kept = strcmp(relay.peers[i].key, now.items[j].key) == 0;
+		if (!kept)
+			wg_peer_remove(relay.wg, relay.peers[i].key);
+	}
+	size_t failed = 0;
+	for (size_t j = 0; j < now.count; j++) {
+		int ret = wg_peer_set(relay.wg, now.items[j].key, now.items[j].allowed);
+		if (ret != 0) {
+			failed++;
+			log_error("wireguard peer not set", "allowed=%s error=\"%s\"", now.items[j].allowed,
+				  airdress_strerror(ret));
+		}
+	}
+	free(relay.peers);
+	relay.peers = now.items;
+	relay.npeers = now.count;
+	log_info("wireguard peers set", "peers=%zu failed=%zu", now.count, failed);
+}
+
+static int wireguard_up(const struct relay_cfg *cfg)
+{
+	const struct relay_wireguard_cfg *wc = &cfg->wireguard;
+	char addr[SOCKADDR_STRLEN + 8], ip[SOCKADDR_STRLEN];
+	ip_text(&wc->address.addr.addr, wc->address.addr.len, ip, sizeof(ip));
+	snprintf(addr, sizeof(addr), "%s/%u", ip, wc->address.prefixlen);
+	static const enum wg_mode modes[] = { WG_MODE_AUTO, WG_MODE_KERNEL, WG_MODE_USERSPACE };
+	struct wg_settings ws = {
+		.interface = wc->interface,
+		.private_key_file = wc->private_key_file,
+		.listen_port = wc->listen_port,
+		.address = addr,
+		.userspace = modes[wc->userspace],
+	};
+	char err[512];
+	relay.wg = wg_iface_up(&ws, err, sizeof(err));
+	if (relay.wg == NULL) {
+		char q[sizeof(err) + 16];
+		log_error("wireguard interface not created", "interface=%s error=%s", wc->interface,
+			  log_quote(q, sizeof(q), err));
+		return AD_ECONFIG;
+	}
+	log_info("wireguard interface up", "interface=%s address=%s port=%u userspace=%s",
+		 wc->interface, addr, wc->listen_port, wg_iface_userspace(relay.wg) ? "yes" : "no");
+	return 0;
+}
+
 static int load_routes(const struct relay_cfg *cfg)
 {
 	if (cfg->routes_file == NULL)
@@ -58,6 +173,7 @@ static int load_routes(const struct relay_cfg *cfg)
 		return ret;
 	}
 	log_info("routes loaded", "file=%s routes=%zu", cfg->routes_file, count);
+	sync_peers();
 	return 0;
 }
 
@@ -94,12 +210,9 @@ static int relay_setup(struct daemon *d)
 	if (relay.settings.routes == NULL)
 		return -ENOMEM;
 	apply_timeouts(cfg);
-	int ret = load_routes(cfg);
-	if (ret != 0)
+	int ret = cfg->wireguard_present ? wireguard_up(cfg) : 0;
+	if (ret != 0 || (ret = load_routes(cfg)) != 0)
 		return ret;
-	if (cfg->wireguard_present)
-		log_warn("wireguard section present: the relay does not manage the interface yet; "
-			 "routes are used as they are", "interface=%s", cfg->wireguard.interface);
 	if (cfg->registry_present)
 		log_warn("registry section present: the change feed is not followed yet", "url=%s",
 			 cfg->registry.url);
@@ -143,6 +256,10 @@ static int relay_reload(struct daemon *d, const void *fresh)
 
 static void relay_teardown(struct daemon *d)
 {
+	wg_iface_down(relay.wg);
+	relay.wg = NULL;
+	free(relay.peers);
+	relay.peers = NULL;
 	nametable_destroy(relay.settings.routes);
 	relay.settings.routes = NULL;
 }

@@ -38,6 +38,7 @@ struct peekbuf {
 struct fwd {
 	struct conn *peer;
 	struct peekbuf *peek;      /* client, while PEEK/CONNECTING */
+	struct route *route;       /* client: the route it counts against (held) */
 	uint64_t id;               /* connection id: PP2_TYPE_UNIQUE_ID and logs */
 	uint64_t start_ms;
 	uint8_t role;
@@ -61,7 +62,7 @@ struct fwd_worker {
 static const char *const kind_values[] = { "http", "tls", NULL };
 static const char *const reason_values[] = {
 	"bad_request", "head_too_big", "no_name", "peek_timeout", "too_many_peeking",
-	"too_many_connections", "connect_failed", "h2_preface", NULL,
+	"too_many_connections", "connect_failed", "h2_preface", "too_many_for_name", NULL,
 };
 static const double peek_buckets[] = { 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5 };
 
@@ -236,15 +237,36 @@ static void client_route(struct conn *c)
 	struct fwd *f = F(c);
 	struct fwd_worker *fw = FW(c);
 	struct route r;
-	bool found = false;
+	bool found = false, over = false;
+	unsigned limit = __atomic_load_n(&fw->s->max_per_name, __ATOMIC_RELAXED);
 	nametable_read_begin(fw->reader);
-	const struct route *p = nametable_lookup(fw->s->routes, fw->reader, f->peek->name,
-						 strlen(f->peek->name));
+	struct route *p = (struct route *)nametable_lookup(fw->s->routes, fw->reader, f->peek->name,
+							  strlen(f->peek->name));
 	if (p != NULL) {
-		r = *p;
 		found = true;
+		/* Count first, then check: two workers racing for the last slot cannot
+		 * both pass. */
+		uint32_t now = __atomic_add_fetch(&p->active, 1, __ATOMIC_RELAXED);
+		if (limit && now > limit) {
+			__atomic_sub_fetch(&p->active, 1, __ATOMIC_RELAXED);
+			over = true;
+		} else {
+			r = *p;
+			route_hold(p);
+			f->route = p;
+		}
 	}
 	nametable_read_end(fw->reader);
+	if (over) {
+		reject(c, FR_TOO_MANY_FOR_NAME);
+		peek_release(c);
+		if (f->kind == FORWARD_HTTP)
+			http_answer(c, 503, "Service Unavailable",
+				    "This service has too many connections; try again later.");
+		else
+			conn_abort(c);
+		return;
+	}
 	if (!found) {
 		metrics_inc_at(fw->m, FM_UNKNOWN_NAME, f->kind);
 		peek_release(c);
@@ -443,6 +465,11 @@ static void side_close(struct conn *c, enum conn_end why, int err)
 	struct fwd_worker *fw = FW(c);
 	if (f->role == ROLE_CLIENT) {
 		peek_release(c);
+		if (f->route != NULL) {
+			__atomic_sub_fetch(&f->route->active, 1, __ATOMIC_RELAXED);
+			route_release(f->route);
+			f->route = NULL;
+		}
 		if (f->counted_active) {
 			fw->clients--;
 			metrics_gauge_add(fw->m, FM_ACTIVE, -1);

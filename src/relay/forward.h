@@ -35,6 +35,8 @@ struct forward_settings {
 	uint64_t idle_timeout_ms;
 	unsigned max_peeking;      /* per worker */
 	unsigned max_clients;      /* per worker */
+	unsigned max_per_name;     /* client connections under one name, whole process;
+	                              0 = no limit */
 };
 
 /* Metric ids of the relay (forward_metrics, forward_metrics_count). */
@@ -61,6 +63,7 @@ enum forward_reject {
 	FR_TOO_MANY_CONNECTIONS,
 	FR_CONNECT_FAILED,
 	FR_H2_PREFACE,
+	FR_TOO_MANY_FOR_NAME,
 	FR_COUNT,
 };
 

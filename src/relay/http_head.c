@@ -60,12 +60,34 @@ static int sc_reject(struct scan *s, enum http_head_reason reason)
 	return AD_EPARSE;
 }
 
-/* tchar of RFC 9110 §5.6.2. */
+/* Byte classes, one table lookup per byte on the hot loops. */
+#define C_TCHAR 0x1   /* tchar of RFC 9110 §5.6.2: methods and field names */
+#define C_TARGET 0x2  /* VCHAR: what a request-target may hold */
+#define C_FIELD 0x4   /* field-value bytes: VCHAR, obs-text, SP, HTAB (RFC 9110 §5.5) */
+
+#define C_T (C_TCHAR | C_TARGET | C_FIELD)
+#define C_V (C_TARGET | C_FIELD)
+
+static const uint8_t byte_class[256] = {
+	['\t'] = C_FIELD,    [' '] = C_FIELD,
+	['!'] = C_T,          ['"'] = C_V,          ['#' ... '\''] = C_T,
+	['(' ... ')'] = C_V,  ['*' ... '+'] = C_T,  [','] = C_V,
+	['-' ... '.'] = C_T,  ['/'] = C_V,          ['0' ... '9'] = C_T,
+	[':' ... '@'] = C_V,  ['A' ... 'Z'] = C_T,  ['[' ... ']'] = C_V,
+	['^' ... 'z'] = C_T,  ['{'] = C_V,          ['|'] = C_T,
+	['}'] = C_V,          ['~'] = C_T,          [0x80 ... 0xff] = C_FIELD,
+};
+
 static bool is_tchar(unsigned char c)
 {
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-		return true;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	return byte_class[c] & C_TCHAR;
+}
+
+/* Advance s->pos over bytes of class cls. */
+static void sc_span(struct scan *s, uint8_t cls)
+{
+	while (s->pos < s->limit && (byte_class[(unsigned char)s->buf[s->pos]] & cls))
+		s->pos++;
 }
 
 /* After a CR at s->pos - 1: the LF. */
@@ -117,17 +139,14 @@ static int parse_request_line(struct scan *s, struct head_spans *sp)
 	s->pos++;
 
 	sp->target = s->pos;
-	for (;; s->pos++) {
-		if (s->pos >= s->limit)
-			return sc_more(s);
-		c = (unsigned char)s->buf[s->pos];
-		if (c == ' ')
-			break;
-		if (c == '\r' || c == '\n')
-			return sc_reject(s, HTTP_HEAD_BAD_REQUEST_LINE); /* HTTP/0.9 */
-		if (c < 0x21 || c > 0x7e)
-			return sc_reject(s, HTTP_HEAD_BAD_TARGET);
-	}
+	sc_span(s, C_TARGET);
+	if (s->pos >= s->limit)
+		return sc_more(s);
+	c = (unsigned char)s->buf[s->pos];
+	if (c == '\r' || c == '\n')
+		return sc_reject(s, HTTP_HEAD_BAD_REQUEST_LINE); /* HTTP/0.9 */
+	if (c != ' ')
+		return sc_reject(s, HTTP_HEAD_BAD_TARGET); /* CTL, DEL, non-ASCII */
 	sp->target_len = s->pos - sp->target;
 	if (sp->target_len == 0)
 		return sc_reject(s, HTTP_HEAD_BAD_REQUEST_LINE); /* two spaces */
@@ -175,17 +194,14 @@ static int parse_header_line(struct scan *s, struct head_spans *sp, bool *end)
 	if (c == ' ' || c == '\t')
 		return sc_reject(s, HTTP_HEAD_OBS_FOLD); /* RFC 9112 §5.2 */
 
-	for (;; s->pos++) {
-		if (s->pos >= s->limit)
-			return sc_more(s);
-		c = (unsigned char)s->buf[s->pos];
-		if (c == ':')
-			break;
-		if (c == ' ' || c == '\t')
-			return sc_reject(s, HTTP_HEAD_SPACE_BEFORE_COLON);
-		if (!is_tchar(c))
-			return sc_reject(s, HTTP_HEAD_BAD_HEADER_NAME); /* no colon, CTL, ... */
-	}
+	sc_span(s, C_TCHAR);
+	if (s->pos >= s->limit)
+		return sc_more(s);
+	c = (unsigned char)s->buf[s->pos];
+	if (c == ' ' || c == '\t')
+		return sc_reject(s, HTTP_HEAD_SPACE_BEFORE_COLON);
+	if (c != ':')
+		return sc_reject(s, HTTP_HEAD_BAD_HEADER_NAME); /* no colon, CTL, ... */
 	if (s->pos == name)
 		return sc_reject(s, HTTP_HEAD_BAD_HEADER_NAME);
 	bool is_host = s->pos - name == 4 && strncasecmp(s->buf + name, "host", 4) == 0;
@@ -193,25 +209,21 @@ static int parse_header_line(struct scan *s, struct head_spans *sp, bool *end)
 		return sc_reject(s, HTTP_HEAD_DUP_HOST); /* RFC 9112 §3.2 */
 	s->pos++;
 
-	/* field-value: VCHAR, obs-text, SP and HTAB; OWS around it trimmed */
-	value = vend = s->pos;
-	for (;; s->pos++) {
-		if (s->pos >= s->limit)
-			return sc_more(s);
-		c = (unsigned char)s->buf[s->pos];
-		if (c == '\r')
-			break;
-		if (c == '\n')
-			return sc_reject(s, HTTP_HEAD_BAD_LINE_END);
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return sc_reject(s, HTTP_HEAD_BAD_HEADER_VALUE);
-		if (c == ' ' || c == '\t') {
-			if (value == s->pos)
-				value++;
-		} else {
-			vend = s->pos + 1;
-		}
-	}
+	/* field-value; OWS around it trimmed */
+	value = s->pos;
+	sc_span(s, C_FIELD);
+	if (s->pos >= s->limit)
+		return sc_more(s);
+	c = (unsigned char)s->buf[s->pos];
+	if (c == '\n')
+		return sc_reject(s, HTTP_HEAD_BAD_LINE_END);
+	if (c != '\r')
+		return sc_reject(s, HTTP_HEAD_BAD_HEADER_VALUE); /* CTL, DEL */
+	vend = s->pos;
+	while (value < vend && (s->buf[value] == ' ' || s->buf[value] == '\t'))
+		value++;
+	while (vend > value && (s->buf[vend - 1] == ' ' || s->buf[vend - 1] == '\t'))
+		vend--;
 	s->pos++;
 	if ((ret = sc_lf(s)) != 0)
 		return ret;

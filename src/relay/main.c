@@ -179,6 +179,7 @@ static int load_routes(const struct relay_cfg *cfg)
 
 static void apply_timeouts(const struct relay_cfg *cfg)
 {
+	__atomic_store_n(&relay.settings.max_per_name, cfg->max_per_name, __ATOMIC_RELAXED);
 	__atomic_store_n(&relay.settings.peek_timeout_ms, cfg->peek_timeout, __ATOMIC_RELAXED);
 	__atomic_store_n(&relay.settings.connect_timeout_ms, cfg->connect_timeout, __ATOMIC_RELAXED);
 	__atomic_store_n(&relay.settings.idle_timeout_ms, cfg->idle_timeout, __ATOMIC_RELAXED);

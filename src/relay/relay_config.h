@@ -43,6 +43,7 @@ struct relay_cfg {
 	uint64_t drain_timeout;    /* ms */
 	unsigned max_connections;  /* client connections, whole process */
 	unsigned max_peeking;      /* client connections still being read for a name */
+	unsigned max_per_name;     /* client connections under one name; 0 = no limit */
 	bool wireguard_present;
 	struct relay_wireguard_cfg wireguard;
 	char *routes_file;         /* NULL: none */

@@ -1,5 +1,6 @@
 /* Routes: see routes.h. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +46,19 @@ static const struct cfg_schema routes_file_schema = {
 	"routes", sizeof(struct routes_file_cfg), routes_file_items
 };
 
+void route_release(void *p)
+{
+	struct route *r = p;
+	if (r != NULL && __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(r);
+}
+
 struct nametable *routes_create(void)
 {
-	return nametable_create(0, free);
+	/* The table's reference is dropped only after every reader has left the
+	 * sections that could have found the route, so a reader's route_hold never
+	 * races with the free. */
+	return nametable_create(0, route_release);
 }
 
 int routes_set(struct nametable *t, const char *name, const struct route *r)
@@ -56,10 +67,18 @@ int routes_set(struct nametable *t, const char *name, const struct route *r)
 	if (copy == NULL)
 		return -ENOMEM;
 	*copy = *r;
+	copy->refs = 1;
+	copy->active = 0;
 	int ret = nametable_set(t, name, strlen(name), copy);
 	if (ret != 0)
 		free(copy);
 	return ret;
+}
+
+static bool route_same(const struct route *a, const struct route *b)
+{
+	return a->tunnel_len == b->tunnel_len && memcmp(&a->tunnel, &b->tunnel, a->tunnel_len) == 0 &&
+	       strcmp(a->public_key, b->public_key) == 0;
 }
 
 int routes_delete(struct nametable *t, const char *name)
@@ -80,6 +99,7 @@ static int name_cmp(const void *a, const void *b)
 
 struct stale {
 	const struct name_set *keep;
+	const struct route **kept; /* the current route of keep->names[i], or NULL */
 	char (*names)[NAMETABLE_NAME_MAX + 1];
 	size_t count, cap;
 };
@@ -90,8 +110,12 @@ static int collect_stale(const char *name, size_t len, void *value, void *arg)
 	char key[NAMETABLE_NAME_MAX + 1];
 	memcpy(key, name, len);
 	key[len] = '\0';
-	if (bsearch(key, s->keep->names, s->keep->count, sizeof(*s->keep->names), name_cmp))
+	const char(*hit)[NAMETABLE_NAME_MAX + 1] =
+		bsearch(key, s->keep->names, s->keep->count, sizeof(*s->keep->names), name_cmp);
+	if (hit != NULL) {
+		s->kept[hit - s->keep->names] = value;
 		return 0;
+	}
 	if (s->count == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;
 		void *n = realloc(s->names, cap * sizeof(*s->names));
@@ -145,6 +169,11 @@ int routes_load_file(struct nametable *t, const char *path, size_t *count, char 
 		}
 	}
 	stale.keep = &set;
+	stale.kept = calloc(set.count ? set.count : 1, sizeof(*stale.kept));
+	if (stale.kept == NULL) {
+		ret = -ENOMEM;
+		goto finish;
+	}
 	if ((ret = nametable_foreach(t, collect_stale, &stale)) != 0)
 		goto finish;
 	for (size_t i = 0; i < file.count; i++) {
@@ -152,6 +181,13 @@ int routes_load_file(struct nametable *t, const char *path, size_t *count, char 
 		struct route r = { .tunnel = e->tunnel.addr, .tunnel_len = e->tunnel.len };
 		if (e->public_key != NULL)
 			snprintf(r.public_key, sizeof(r.public_key), "%s", e->public_key);
+		char key[NAMETABLE_NAME_MAX + 1];
+		nametable_name_normalize(e->name, strlen(e->name), key, sizeof(key));
+		const char(*hit)[NAMETABLE_NAME_MAX + 1] =
+			bsearch(key, set.names, set.count, sizeof(*set.names), name_cmp);
+		const struct route *cur = hit ? stale.kept[hit - set.names] : NULL;
+		if (cur != NULL && route_same(cur, &r))
+			continue;
 		if ((ret = routes_set(t, e->name, &r)) != 0) {
 			snprintf(err, errlen, "%s: routes[%zu]: %s", path, i, airdress_strerror(ret));
 			goto finish;
@@ -163,6 +199,7 @@ int routes_load_file(struct nametable *t, const char *path, size_t *count, char 
 	if (errlen)
 		err[0] = '\0';
 finish:
+	free(stale.kept);
 	free(stale.names);
 	free(set.names);
 	cfg_free(&routes_file_schema, &file);

@@ -62,6 +62,7 @@ peek_timeout: 1s
 idle_timeout: 3s
 connect_timeout: 2s
 drain_timeout: 2s
+max_connections_per_name: 4
 routes_file: routes.yaml
 admin: { listen: "127.0.0.1:$admin" }
 EOF
@@ -240,6 +241,47 @@ except ConnectionResetError: b = b""
 assert b == b"" and time.time() - t0 < 6, "idle connection closed"
 PY
 ok "bulk ${RELAY_BULK_MIB:-1024} MiB each way intact, half-close, idle timeout"
+
+# Per-name limit (4): a fifth connection for the same name is refused, other names
+# still work, and the slot comes back when a connection ends.
+python3 - "$tls" "$http" <<'PY' || fail "per-name limit"
+import os, socket, struct, sys, time
+tls, http = int(sys.argv[1]), int(sys.argv[2])
+def client_hello(name):
+    sni = name.encode()
+    ext = struct.pack("!HH", 0, len(sni) + 5) + struct.pack("!HBH", len(sni) + 3, 0, len(sni)) + sni
+    body = b"\x03\x03" + os.urandom(32) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00" + struct.pack("!H", len(ext)) + ext
+    hs = b"\x01" + struct.pack("!I", len(body))[1:] + body
+    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+def open_echo():
+    s = socket.create_connection(("127.0.0.1", tls), timeout=5)
+    h = client_hello("echo.a.airdr.es")
+    s.sendall(h)
+    got = b""
+    try:
+        while len(got) < len(h):
+            b = s.recv(len(h) - len(got))
+            if not b: break
+            got += b
+    except ConnectionResetError:
+        pass
+    return s, got == h
+held = []
+for i in range(4):
+    s, ok = open_echo()
+    assert ok, "connection %d under the limit" % i
+    held.append(s)
+s, ok = open_echo()
+assert not ok, "the fifth connection for the name is refused"
+s = socket.create_connection(("127.0.0.1", http), timeout=5)
+s.sendall(b"GET / HTTP/1.1\r\nHost: echo.a.airdr.es\r\n\r\n")
+assert s.recv(100).startswith(b"HTTP/1.1 503"), "503 on HTTP over the limit"
+held.pop().close()
+time.sleep(0.3)
+s, ok = open_echo()
+assert ok, "a slot came back"
+PY
+ok "per-name limit: 503 / close over it, slots come back"
 
 # SIGHUP: routes change without touching open connections.
 sed -i 's/n20.a.airdr.es/n21.a.airdr.es/' routes.yaml

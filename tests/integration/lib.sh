@@ -6,6 +6,7 @@ set -euo pipefail
 
 TEST_TMP=$(mktemp -d /tmp/airdress-test.XXXXXX)
 TEST_PIDS=()
+TEST_NETNS=()
 
 cleanup() {
 	local pid
@@ -15,6 +16,9 @@ cleanup() {
 	for pid in "${TEST_PIDS[@]}"; do
 		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null || true
+	done
+	for ns in "${TEST_NETNS[@]}"; do
+		ip netns del "$ns" 2>/dev/null || true
 	done
 	rm -rf "$TEST_TMP"
 }
@@ -38,4 +42,27 @@ wait_for() {
 		((SECONDS < end)) || return 1
 		sleep 0.1
 	done
+}
+
+# netns_add NAME...: create network namespaces (loopback up), deleted at exit.
+netns_add() {
+	local ns
+	[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
+	for ns in "$@"; do
+		ip netns add "$ns"
+		TEST_NETNS+=("$ns")
+		ip -n "$ns" link set lo up
+	done
+}
+
+# netns_link NS1 ADDR1/LEN NS2 ADDR2/LEN: a veth pair between two namespaces.
+netns_link() {
+	local a=v$RANDOM$RANDOM b=v$RANDOM$RANDOM
+	ip link add "$a" type veth peer name "$b"
+	ip link set "$a" netns "$1"
+	ip link set "$b" netns "$3"
+	ip -n "$1" addr add "$2" dev "$a"
+	ip -n "$3" addr add "$4" dev "$b"
+	ip -n "$1" link set "$a" up
+	ip -n "$3" link set "$b" up
 }

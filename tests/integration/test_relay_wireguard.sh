@@ -17,24 +17,8 @@ done
 [ -c /dev/net/tun ] || skip "no /dev/net/tun"
 
 R=adr-$$ O=ado-$$
-cleanup_netns() {
-	cleanup
-	ip netns del "$R" 2>/dev/null || true
-	ip netns del "$O" 2>/dev/null || true
-}
-trap cleanup_netns EXIT
-ip netns add "$R"
-ip netns add "$O"
-ip link add "vr$$" type veth peer name "vo$$"
-ip link set "vr$$" netns "$R"
-ip link set "vo$$" netns "$O"
-ip -n "$R" addr add 10.201.0.1/24 dev "vr$$"
-ip -n "$O" addr add 10.201.0.2/24 dev "vo$$"
-for ns in "$R" "$O"; do
-	ip -n "$ns" link set lo up
-done
-ip -n "$R" link set "vr$$" up
-ip -n "$O" link set "vo$$" up
+netns_add "$R" "$O"
+netns_link "$R" 10.201.0.1/24 "$O" 10.201.0.2/24
 
 cd "$TEST_TMP"
 umask 077

@@ -233,6 +233,10 @@ static int relay_setup(struct daemon *d)
 	relay.settings.max_peeking = (cfg->max_peeking + workers - 1) / workers;
 	/* Each client connection may have an operator connection beside it. */
 	rt.loop.max_conns = relay.settings.max_clients * 2 + 64;
+	/* Output chunks (16 KiB) for queued bytes: enough for a quarter of the clients to
+	 * have a full window queued at once. The pool reserves address space, and
+	 * memory only as chunks are first used. */
+	rt.loop.chunk_count = relay.settings.max_clients * 4 < 4096 ? 4096 : relay.settings.max_clients * 4;
 	rt.loop.workers = workers;
 	if ((ret = daemon_runtime_create(d, &rt)) != 0)
 		return ret;

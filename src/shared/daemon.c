@@ -315,9 +315,10 @@ int daemon_main(const struct daemon_spec *spec, int argc, char **argv)
 		log_error("configuration invalid", "error=%s", log_quote(q, sizeof(q), err));
 		goto finish;
 	}
-	if (spec->setup(&d) != 0 || d.loop == NULL) {
-		if (d.loop == NULL)
-			log_error("setup did not create the runtime", "");
+	if (spec->setup(&d) != 0)
+		goto finish; /* setup logged why */
+	if (d.loop == NULL) {
+		log_error("setup did not create the runtime", "");
 		goto finish;
 	}
 	int ret = loop_start(d.loop);

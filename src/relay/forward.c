@@ -412,6 +412,11 @@ static void side_eof(struct conn *c)
 {
 	struct fwd *f = F(c);
 	f->eof = true;
+	if (f->state == ST_CONNECTING && f->peer != NULL) {
+		/* The client sent its request and shut down its side before the operator
+		 * answered the connect: pass the half-close on once connected. */
+		return;
+	}
 	if (f->state != ST_SPLICE || f->peer == NULL) {
 		conn_close(c);
 		return;
@@ -538,6 +543,8 @@ static int upstream_open(struct conn *up)
 	peek_release(c);
 	f->state = ST_SPLICE;
 	u->state = ST_SPLICE;
+	if (f->eof)
+		conn_shutdown_write(up);
 	uint64_t idle = __atomic_load_n(&fw->s->idle_timeout_ms, __ATOMIC_RELAXED);
 	conn_set_timeout(c, idle);
 	conn_set_timeout(up, idle);

@@ -218,7 +218,18 @@ t.join(); s.close()
 assert n == mib << 20, "received %d bytes" % n
 assert up.digest() == down.digest(), "checksum differs"
 print("bulk: %d MiB each way in %.1f s" % (mib, time.time() - t0))
-# 2. half-close: our FIN reaches the backend, its answer still reaches us.
+# 2. half-close: our FIN reaches the backend, its answer still reaches us, also when
+#    the FIN comes with the ClientHello, before the relay has reached the backend.
+s = socket.create_connection(("127.0.0.1", port), timeout=20)
+h = client_hello("echo.a.airdr.es")
+s.sendall(h + b"early")
+s.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    b = s.recv(4096)
+    if not b: break
+    got += b
+assert got == h + b"early", got
 s = connect()
 s.sendall(b"last words")
 s.shutdown(socket.SHUT_WR)

@@ -1,26 +1,36 @@
 /*
- * Name table: sharded ck_ht maps with one writer mutex per shard, lock-free readers and
- * ck_epoch reclamation. See nametable.h for the contract.
+ * Name table: sharded open-addressing maps with one writer mutex per shard, lock-free
+ * readers and ck_epoch reclamation. See nametable.h for the contract.
  *
- * Layout. Each name lives in a struct nt_key (an epoch entry, the value it was stored
- * with, the name: one cache line for names up to 39 bytes); the ck_ht slot holds the key
- * pointer, its length, the 64-bit hash and the value, so a probe compares hashes in the
- * slot and touches the key only on a hash match: a hit costs the slot's line and the key's
- * line. The shard is chosen from the high half of the same hash, the slot from the low
- * bits (ck_ht), so a lookup hashes once.
+ * Layout. A shard's map is an array of 64-byte slots, one cache line each, probed
+ * linearly. A slot holds the name's 64-bit hash (its tag), the value and the name itself
+ * (names of up to 46 bytes, nearly all of them; a longer one is kept out of line and the
+ * slot points to it). A lookup of a present name therefore touches the line of its home
+ * slot and, at most about one time in two at the load we keep, the next one (prefetched
+ * at the start), plus the table header, the shard's map pointer and the map's mask,
+ * which are written only when a map is replaced and so stay in every reader's cache.
+ * The shard is chosen from the high 32 bits of the hash, the home slot from bits 1 and
+ * up (bit 0 is forced to 1 in a live tag), so a lookup hashes once, while it folds the
+ * case, in one pass.
+ *
+ * Publication. A slot is written once: its name, length and value are stored while its
+ * tag is 0 (empty), then the tag is published with a store fence. After that the name
+ * never changes, so a reader that loaded a live tag can read it without a retry loop.
+ * Only two stores ever reach a live slot: a new value pointer (set of a known name) and
+ * the tombstone tag (delete). Tombstones are never reused in place (a reader might still
+ * be comparing the old name): they count towards the load, and the map is rebuilt,
+ * copied into a fresh array that is published with one pointer store, when live names and
+ * tombstones reach half the slots; it doubles if at least a quarter are live.
  *
  * Life of an entry (all writer steps under the shard mutex):
- *   set (new name)      a new nt_key is published in the shard's ck_ht
- *   set (known name)    a new nt_key replaces the slot's key and value in place;
- *                       the old nt_key (and with it the old value) is retired
- *   delete              the slot becomes a tombstone; the nt_key is retired
- *   retired             queued on the shard's epoch record (ck_epoch_call); freed,
- *                       value first, by a later ck_epoch_poll / ck_epoch_barrier on that
- *                       record once no reader can still hold it
- * An outgrown ck_ht map is retired the same way: the ck_malloc free hook with defer=true
- * queues it on the epoch record of the shard being written. ck's hooks and epoch
- * callbacks get no context, so the writer holding a shard mutex publishes its record and
- * the table's value_free in a thread-local (nt_writer); all reclamation runs there.
+ *   set (new name)      the slot is filled and its tag published
+ *   set (known name)    the slot's value pointer is replaced; the old value is retired
+ *   delete              the slot's tag becomes a tombstone; the value (and an
+ *                       out-of-line name) are retired
+ *   rebuild             live slots are copied to a new map; the old map is retired
+ *   retired             queued on the shard's epoch record (ck_epoch_call) and freed by a
+ *                       later ck_epoch_poll / ck_epoch_barrier on that record once no
+ *                       reader can still hold it
  *
  * Every shard has its own writer epoch record, used only under the shard mutex, so
  * ck_epoch_call's single-producer queue is safe and writers of different shards reclaim
@@ -40,33 +50,52 @@
 #include <time.h>
 
 #include <ck_epoch.h>
-#include <ck_ht.h>
 #include <ck_pr.h>
 
 #include "error.h"
 
 #define NT_CACHELINE 64
-#define NT_SHARD_INITIAL 64   /* initial ck_ht capacity of a shard */
+#define NT_MAP_INITIAL 64     /* initial slots of a shard's map */
 #define NT_POLL_MIN 32        /* retired objects per shard before a write polls the epoch */
 #define NT_PENDING_MAX 1024   /* retired objects per shard before a write waits for them */
-#define NT_GC_MIN 1024        /* deletes before a shard's tombstones are compacted */
+#define NT_INLINE 46          /* longest name kept in its slot (and a NUL) */
+
+#define NT_EMPTY 0u           /* slot tags: never used */
+#define NT_TOMB 2u            /* deleted; live tags are odd (hash | 1) */
 
 #define nt_container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
-/* 24 bytes and the name: a name of up to 39 bytes fits one 64-byte line */
-struct nt_key {
+/* One cache line. name/len are written before the tag is published and never after. */
+struct nt_slot {
+	uint64_t tag;  /* NT_EMPTY, NT_TOMB or hash | 1 */
+	void *value;   /* replaced in place by set (ck_pr_store_ptr) */
+	union {
+		struct {
+			uint8_t len;
+			char name[NT_INLINE + 1];
+		} in;  /* len <= NT_INLINE */
+		struct {
+			uint8_t len;
+			char pad[7];
+			char *name;
+		} out; /* len > NT_INLINE */
+	} u;
+};
+
+struct nt_map {
 	ck_epoch_entry_t epoch_entry; /* used once retired */
-	void *value;                  /* the value published with this key */
-	char name[];                  /* the name and a NUL (its length is in the slot) */
+	size_t maplen;                /* 0: from aligned_alloc; else its own mapping's length */
+	uint64_t mask;                /* slots - 1 */
+	struct nt_slot slots[] __attribute__((aligned(NT_CACHELINE)));
 };
 
 struct nt_shard {
-	ck_ht_t ht; /* read by readers (map pointer), written on grow */
+	struct nt_map *map; /* read by readers; written only when a map is replaced */
 	/* writer side, under lock */
 	pthread_mutex_t lock __attribute__((aligned(NT_CACHELINE)));
-	uint64_t count;          /* names in the shard; ck_pr loads from any thread */
-	uint64_t dels_since_gc;
-	ck_epoch_record_t rec;   /* this shard's writer record */
+	uint64_t count;     /* names in the shard; ck_pr loads from any thread */
+	uint64_t used;      /* live slots and tombstones in map */
+	ck_epoch_record_t rec; /* this shard's writer record */
 } __attribute__((aligned(NT_CACHELINE)));
 
 struct nametable {
@@ -88,16 +117,15 @@ struct nametable_reader {
 	struct nametable_reader *next;
 };
 
-/*
- * What the writer holding a shard mutex is working for: the shard's epoch record (where
- * ck_ht's deferred map frees go) and the table's value_free (for the reclaim callbacks,
- * which get nothing but the epoch entry). ck's hooks take no context, and all reclamation
- * runs under a shard mutex, so a thread-local carries it (see the banner).
- */
-static __thread struct {
-	ck_epoch_record_t *rec;
+/* A value (and maybe an out-of-line name) unlinked by a writer, awaiting reclamation. */
+struct nt_retired {
+	ck_epoch_entry_t epoch_entry;
 	nametable_free_fn *value_free;
-} nt_writer;
+	void *value;
+	char *name;
+};
+
+_Static_assert(sizeof(struct nt_slot) == NT_CACHELINE, "a slot is one cache line");
 
 /* --- hashing and case folding --- */
 
@@ -154,7 +182,15 @@ static inline uint64_t nt_fold_hash(const char *in, size_t len, char *out, uint6
 		memcpy(out + i, &w, 8);
 		h = nt_mix(h, w);
 	}
-	if (i < len) {
+	if (i < len && len >= 8) {
+		/* the last 8 bytes, overlapping the previous word: one load and one store
+		 * instead of a loop per byte; the shift keeps the tail bytes only, so w is
+		 * the same as the loop below builds */
+		memcpy(&w, in + len - 8, 8);
+		w = nt_fold8(w);
+		memcpy(out + len - 8, &w, 8);
+		h = nt_mix(h, w >> (8 * (8 - (len - i))));
+	} else if (i < len) {
 		w = 0;
 		for (j = 0; i + j < len; j++)
 			w |= (uint64_t)(unsigned char)in[i + j] << (8 * j);
@@ -164,15 +200,6 @@ static inline uint64_t nt_fold_hash(const char *in, size_t len, char *out, uint6
 		h = nt_mix(h, w);
 	}
 	return nt_fmix(h);
-}
-
-/* ck_ht's hash callback (ck_ht only calls it with pointer packing, which x86-64 builds of
- * libck disable; kept so the table is consistent either way). */
-static void nt_ht_hash(ck_ht_hash_t *h, const void *key, size_t len, uint64_t seed)
-{
-	char buf[NAMETABLE_NAME_MAX];
-
-	h->value = nt_fold_hash(key, len < sizeof(buf) ? len : sizeof(buf), buf, seed);
 }
 
 static inline struct nt_shard *nt_shard_of(const struct nametable *t, uint64_t h)
@@ -235,55 +262,63 @@ int nametable_name_normalize(const char *in, size_t len, char *out, size_t outca
 	return (int)len;
 }
 
-/* --- memory and reclamation --- */
+/* --- slots and maps --- */
+
+/* A name's home slot: bits 1 and up of its hash (bit 0 is forced in the tag, the high
+ * half picks the shard). Also works on a live tag. */
+static inline uint64_t nt_home(const struct nt_map *m, uint64_t h)
+{
+	return (h >> 1) & m->mask;
+}
+
+static inline const char *nt_slot_name(const struct nt_slot *sl)
+{
+	return sl->u.in.len <= NT_INLINE ? sl->u.in.name : sl->u.out.name;
+}
 
 /*
- * ck_ht's allocations carry an epoch entry so a map can be retired. Maps of 2 MiB and more
- * (a shard of some 30k names and up) get their own mapping with transparent huge pages:
- * a lookup touches one random slot, and with 4 KiB pages that costs a TLB miss on top
- * of the cache miss.
+ * The live slot of name (normalised, hash h) in map, or NULL. Readers and writers share
+ * it: a live tag is loaded before the name it publishes (load fence), and a live slot's
+ * name never changes. The map always has empty slots (at most half are used), so the
+ * probe ends.
+ */
+static inline struct nt_slot *nt_map_find(const struct nt_map *m, uint64_t h, const char *name,
+					  size_t len)
+{
+	uint64_t mask = m->mask, i = nt_home(m, h), tag, want = h | 1;
+	struct nt_slot *sl;
+
+	/* a probe runs past its home slot about one time in two: start that line too */
+	__builtin_prefetch(&m->slots[(i + 1) & mask]);
+	for (;; i = (i + 1) & mask) {
+		sl = (struct nt_slot *)&m->slots[i];
+		tag = ck_pr_load_64(&sl->tag);
+		if (tag == want) {
+			ck_pr_fence_load();
+			if (sl->u.in.len == len && memcmp(nt_slot_name(sl), name, len) == 0)
+				return sl;
+		} else if (tag == NT_EMPTY) {
+			return NULL;
+		}
+	}
+}
+
+/* The empty slot where a name of hash h goes in m (writer; m has no such name). */
+static struct nt_slot *nt_map_free_slot(struct nt_map *m, uint64_t h)
+{
+	uint64_t i = nt_home(m, h);
+
+	while (m->slots[i].tag != NT_EMPTY)
+		i = (i + 1) & m->mask;
+	return &m->slots[i];
+}
+
+/*
+ * Maps of 2 MiB and more (a shard of some 8k names and up) get their own mapping with
+ * transparent huge pages: a lookup touches one random slot, and with 4 KiB pages that
+ * costs a TLB miss (a nested page walk on a VM) on top of the cache miss.
  */
 #define NT_HUGE (2u << 20)
-
-struct nt_block {
-	ck_epoch_entry_t epoch_entry;
-	size_t maplen; /* 0: from malloc; else the length of its own mapping */
-} __attribute__((aligned(16)));
-
-static void nt_block_free(struct nt_block *b)
-{
-	if (b->maplen != 0)
-		munmap(b, b->maplen);
-	else
-		free(b);
-}
-
-static void nt_block_reclaim(ck_epoch_entry_t *e)
-{
-	nt_block_free(nt_container_of(e, struct nt_block, epoch_entry));
-}
-
-static void nt_key_reclaim(ck_epoch_entry_t *e)
-{
-	struct nt_key *k = nt_container_of(e, struct nt_key, epoch_entry);
-
-	if (nt_writer.value_free != NULL)
-		nt_writer.value_free(k->value);
-	free(k);
-}
-
-/*
- * Queue an unlinked object on a writer record. ck_epoch_call files it under the global
- * epoch it loads now; that load must not be satisfied before the store that unlinked the
- * object is visible, or (x86 lets a load pass an earlier store) a reader could enter a
- * newer epoch, still find the object, and see it freed two epochs later. The full fence
- * orders the unlink before the load.
- */
-static void nt_retire(ck_epoch_record_t *rec, ck_epoch_entry_t *e, ck_epoch_cb_t *fn)
-{
-	ck_pr_fence_memory();
-	ck_epoch_call(rec, e, fn);
-}
 
 /* A mapping of len bytes (a multiple of 4 KiB) that starts on a 2 MiB boundary, so every
  * whole 2 MiB of it can be a huge page and the tail takes small pages (no waste). */
@@ -302,54 +337,118 @@ static void *nt_map_huge(size_t len)
 	return p + head;
 }
 
-static void *nt_ht_malloc(size_t size)
+/* An empty map of `slots` slots (a power of two), or NULL. */
+static struct nt_map *nt_map_new(uint64_t slots)
 {
-	struct nt_block *b;
-	size_t len = sizeof(*b) + size;
+	size_t len = sizeof(struct nt_map) + slots * sizeof(struct nt_slot);
+	struct nt_map *m;
 
 	if (len >= NT_HUGE) {
 		len = (len + 4095) & ~(size_t)4095;
-		b = nt_map_huge(len);
-		if (b == NULL)
+		m = nt_map_huge(len); /* zero-filled */
+		if (m == NULL)
 			return NULL;
-		b->maplen = len;
-		return b + 1;
+		m->maplen = len;
+	} else {
+		m = aligned_alloc(NT_CACHELINE, len);
+		if (m == NULL)
+			return NULL;
+		memset(m, 0, len);
+		m->maplen = 0;
 	}
-	b = malloc(len);
-	if (b == NULL)
-		return NULL;
-	b->maplen = 0;
-	return b + 1;
+	m->mask = slots - 1;
+	return m;
 }
 
-static void nt_ht_free(void *p, size_t size, bool defer)
+static void nt_map_free(struct nt_map *m)
 {
-	struct nt_block *b;
-
-	if (p == NULL)
+	if (m == NULL)
 		return;
-	b = (struct nt_block *)p - 1;
-	if (!defer) {
-		nt_block_free(b);
-		return;
-	}
-	/* ck_ht defers only maps it replaced during a write, under the shard mutex */
-	if (nt_writer.rec == NULL)
-		abort();
-	nt_retire(nt_writer.rec, &b->epoch_entry, nt_block_reclaim);
+	if (m->maplen != 0)
+		munmap(m, m->maplen);
+	else
+		free(m);
 }
 
-static struct ck_malloc nt_ht_allocator = {
-	.malloc = nt_ht_malloc,
-	.realloc = NULL,
-	.free = nt_ht_free,
-};
+static void nt_map_reclaim(ck_epoch_entry_t *e)
+{
+	nt_map_free(nt_container_of(e, struct nt_map, epoch_entry));
+}
 
-static void nt_shard_lock(struct nametable *t, struct nt_shard *s)
+static void nt_retired_reclaim(ck_epoch_entry_t *e)
+{
+	struct nt_retired *d = nt_container_of(e, struct nt_retired, epoch_entry);
+
+	if (d->value_free != NULL)
+		d->value_free(d->value);
+	free(d->name);
+	free(d);
+}
+
+/*
+ * Queue an unlinked object on a writer record. ck_epoch_call files it under the global
+ * epoch it loads now; that load must not be satisfied before the store that unlinked the
+ * object is visible, or (x86 lets a load pass an earlier store) a reader could enter a
+ * newer epoch, still find the object, and see it freed two epochs later. The full fence
+ * orders the unlink before the load.
+ */
+static void nt_retire(ck_epoch_record_t *rec, ck_epoch_entry_t *e, ck_epoch_cb_t *fn)
+{
+	ck_pr_fence_memory();
+	ck_epoch_call(rec, e, fn);
+}
+
+/* Retire an unlinked value and out-of-line name (may be NULL). Without memory for the
+ * record, wait for a grace period and free them now. */
+static void nt_retire_value(struct nametable *t, struct nt_shard *s, void *value, char *name)
+{
+	struct nt_retired *d = malloc(sizeof(*d));
+
+	if (d == NULL) {
+		ck_pr_fence_memory();
+		ck_epoch_synchronize(&s->rec);
+		if (t->value_free != NULL)
+			t->value_free(value);
+		free(name);
+		return;
+	}
+	d->value_free = t->value_free;
+	d->value = value;
+	d->name = name;
+	nt_retire(&s->rec, &d->epoch_entry, nt_retired_reclaim);
+}
+
+/*
+ * Replace s's map by a fresh copy without tombstones, twice as large if at least a quarter
+ * of the slots are live. The copy is filled before it is published; readers still in the
+ * old map see its (unchanging) slots until they leave their section. Returns 0 or -ENOMEM.
+ */
+static int nt_shard_rebuild(struct nt_shard *s)
+{
+	struct nt_map *old = s->map, *m;
+	uint64_t slots = old->mask + 1, i;
+
+	if (s->count >= slots / 4)
+		slots *= 2;
+	m = nt_map_new(slots);
+	if (m == NULL)
+		return -ENOMEM;
+	for (i = 0; i <= old->mask; i++) {
+		const struct nt_slot *sl = &old->slots[i];
+
+		if (sl->tag != NT_EMPTY && sl->tag != NT_TOMB)
+			*nt_map_free_slot(m, sl->tag) = *sl;
+	}
+	s->used = s->count;
+	ck_pr_fence_store();
+	ck_pr_store_ptr(&s->map, m);
+	nt_retire(&s->rec, &old->epoch_entry, nt_map_reclaim);
+	return 0;
+}
+
+static void nt_shard_lock(struct nt_shard *s)
 {
 	pthread_mutex_lock(&s->lock);
-	nt_writer.rec = &s->rec;
-	nt_writer.value_free = t->value_free;
 }
 
 /*
@@ -363,8 +462,6 @@ static void nt_shard_unlock(struct nt_shard *s)
 		ck_epoch_poll(&s->rec);
 	if (s->rec.n_pending > NT_PENDING_MAX)
 		ck_epoch_barrier(&s->rec);
-	nt_writer.rec = NULL;
-	nt_writer.value_free = NULL;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -407,11 +504,8 @@ struct nametable *nametable_create(unsigned shards, nametable_free_fn *value_fre
 	for (i = 0; i < shards; i++) {
 		struct nt_shard *s = &t->shards[i];
 
-		/* WORKLOAD_DELETE keeps a probe bound per slot: a lookup of a missing name
-		 * stops after the probes its own slot needs instead of the map's longest
-		 * probe (some 12 slots at 1M names), and the bound's load overlaps the slot's */
-		if (!ck_ht_init(&s->ht, CK_HT_MODE_BYTESTRING | CK_HT_WORKLOAD_DELETE,
-				nt_ht_hash, &nt_ht_allocator, NT_SHARD_INITIAL, t->seed))
+		s->map = nt_map_new(NT_MAP_INITIAL);
+		if (s->map == NULL)
 			goto out;
 		pthread_mutex_init(&s->lock, NULL);
 		ck_epoch_register(&t->epoch, &s->rec, NULL);
@@ -427,30 +521,30 @@ out:
 void nametable_destroy(struct nametable *t)
 {
 	struct nametable_reader *r, *next;
-	ck_ht_iterator_t it;
-	ck_ht_entry_t *e;
 	unsigned i;
+	uint64_t j;
 
 	if (t == NULL)
 		return;
-	nt_writer.value_free = t->value_free; /* for the reclaim callbacks */
 	for (i = 0; i < t->nshards; i++) {
 		struct nt_shard *s = &t->shards[i];
+		struct nt_map *m = s->map;
 
 		/* no reader is inside a section: every retired object can go now */
 		ck_epoch_reclaim(&s->rec);
-		ck_ht_iterator_init(&it);
-		while (ck_ht_next(&s->ht, &it, &e)) {
-			struct nt_key *k = nt_container_of(ck_ht_entry_key(e), struct nt_key, name);
+		for (j = 0; j <= m->mask; j++) {
+			struct nt_slot *sl = &m->slots[j];
 
+			if (sl->tag == NT_EMPTY || sl->tag == NT_TOMB)
+				continue;
 			if (t->value_free != NULL)
-				t->value_free(k->value);
-			free(k);
+				t->value_free(sl->value);
+			if (sl->u.in.len > NT_INLINE)
+				free(sl->u.out.name);
 		}
-		ck_ht_destroy(&s->ht);
+		nt_map_free(m);
 		pthread_mutex_destroy(&s->lock);
 	}
-	nt_writer.value_free = NULL;
 	free(t->shards);
 	for (r = t->readers; r != NULL; r = next) {
 		next = r->next;
@@ -509,9 +603,10 @@ const void *nametable_lookup(const struct nametable *t, struct nametable_reader 
 			     const char *name, size_t len)
 {
 	char buf[NAMETABLE_NAME_MAX];
-	ck_ht_entry_t e;
-	ck_ht_hash_t h;
-	struct nt_shard *s;
+	const struct nt_shard *s;
+	const struct nt_slot *sl;
+	const void *v;
+	uint64_t h;
 
 	assert(r != NULL && r->table == t && r->rec.active > 0);
 	(void)r;
@@ -519,12 +614,14 @@ const void *nametable_lookup(const struct nametable *t, struct nametable_reader 
 		len--;
 	if (len == 0 || len > NAMETABLE_NAME_MAX)
 		return NULL;
-	h.value = nt_fold_hash(name, len, buf, t->seed);
-	s = nt_shard_of(t, h.value);
-	ck_ht_entry_key_set(&e, buf, (uint16_t)len);
-	if (!ck_ht_get_spmc(&s->ht, h, &e))
+	h = nt_fold_hash(name, len, buf, t->seed);
+	s = nt_shard_of(t, h);
+	sl = nt_map_find(ck_pr_load_ptr(&s->map), h, buf, len);
+	if (sl == NULL)
 		return NULL;
-	return ck_ht_entry_value(&e);
+	v = ck_pr_load_ptr(&sl->value);
+	ck_pr_fence_load(); /* the value's contents after its pointer */
+	return v;
 }
 
 /* --- writers --- */
@@ -532,10 +629,11 @@ const void *nametable_lookup(const struct nametable *t, struct nametable_reader 
 int nametable_set(struct nametable *t, const char *name, size_t len, void *value)
 {
 	char buf[NAMETABLE_NAME_MAX + 1];
-	struct nt_key *k = NULL, *old;
 	struct nt_shard *s = NULL;
-	ck_ht_entry_t e;
-	ck_ht_hash_t h;
+	struct nt_slot *sl;
+	char *longname = NULL;
+	void *old;
+	uint64_t h;
 	int ret;
 
 	ret = -EINVAL;
@@ -545,67 +643,73 @@ int nametable_set(struct nametable *t, const char *name, size_t len, void *value
 	if (ret < 0)
 		goto out;
 	len = (size_t)ret;
-	h.value = nt_fold_hash(buf, len, buf, t->seed);
+	h = nt_fold_hash(buf, len, buf, t->seed);
 
-	ret = -ENOMEM;
-	k = malloc(sizeof(*k) + len + 1);
-	if (k == NULL)
+	s = nt_shard_of(t, h);
+	nt_shard_lock(s);
+	sl = nt_map_find(s->map, h, buf, len);
+	if (sl != NULL) {
+		/* a known name: publish the new value (its contents first), retire the old */
+		old = sl->value;
+		ck_pr_fence_store();
+		ck_pr_store_ptr(&sl->value, value);
+		nt_retire_value(t, s, old, NULL);
+		ret = 0;
 		goto out;
-	k->value = value;
-	memcpy(k->name, buf, len + 1);
-
-	s = nt_shard_of(t, h.value);
-	nt_shard_lock(t, s);
-	ck_ht_entry_set(&e, h, k->name, (uint16_t)len, value);
-	if (!ck_ht_set_spmc(&s->ht, h, &e))
-		goto out; /* the map could not grow; nothing was published */
-	k = NULL;
-	if (ck_ht_entry_empty(&e)) {
-		ck_pr_store_64(&s->count, s->count + 1);
-	} else {
-		/* replaced in place: e holds the previous key and value */
-		old = nt_container_of(ck_ht_entry_key(&e), struct nt_key, name);
-		nt_retire(&s->rec, &old->epoch_entry, nt_key_reclaim);
 	}
+	ret = -ENOMEM;
+	if (len > NT_INLINE) {
+		longname = malloc(len + 1);
+		if (longname == NULL)
+			goto out;
+		memcpy(longname, buf, len + 1);
+	}
+	if ((s->used + 1) * 2 > s->map->mask + 1 && nt_shard_rebuild(s) != 0)
+		goto out; /* nothing was published */
+	sl = nt_map_free_slot(s->map, h);
+	sl->value = value;
+	sl->u.in.len = (uint8_t)len;
+	if (longname != NULL)
+		sl->u.out.name = longname;
+	else
+		memcpy(sl->u.in.name, buf, len + 1);
+	longname = NULL;
+	ck_pr_fence_store(); /* the slot and the value's contents before the tag */
+	ck_pr_store_64(&sl->tag, h | 1);
+	s->used++;
+	ck_pr_store_64(&s->count, s->count + 1);
 	ret = 0;
 out:
 	if (s != NULL)
 		nt_shard_unlock(s);
-	free(k);
+	free(longname);
 	return ret;
 }
 
 int nametable_delete(struct nametable *t, const char *name, size_t len)
 {
 	char buf[NAMETABLE_NAME_MAX + 1];
-	struct nt_key *old;
 	struct nt_shard *s = NULL;
-	ck_ht_entry_t e;
-	ck_ht_hash_t h;
+	struct nt_slot *sl;
+	uint64_t h;
 	int ret;
 
 	ret = nametable_name_normalize(name, len, buf, sizeof(buf));
 	if (ret < 0)
 		goto out;
 	len = (size_t)ret;
-	h.value = nt_fold_hash(buf, len, buf, t->seed);
+	h = nt_fold_hash(buf, len, buf, t->seed);
 
-	s = nt_shard_of(t, h.value);
-	nt_shard_lock(t, s);
-	ck_ht_entry_key_set(&e, buf, (uint16_t)len);
+	s = nt_shard_of(t, h);
+	nt_shard_lock(s);
 	ret = AD_ENOTFOUND;
-	if (!ck_ht_remove_spmc(&s->ht, h, &e))
+	sl = nt_map_find(s->map, h, buf, len);
+	if (sl == NULL)
 		goto out;
-	old = nt_container_of(ck_ht_entry_key(&e), struct nt_key, name);
-	nt_retire(&s->rec, &old->epoch_entry, nt_key_reclaim);
+	/* the slot stays a tombstone (still counted in used) until the next rebuild */
+	ck_pr_store_64(&sl->tag, NT_TOMB);
+	nt_retire_value(t, s, sl->value, len > NT_INLINE ? sl->u.out.name : NULL);
 	ck_pr_store_64(&s->count, s->count - 1);
-	/* Tombstones are reused by later inserts, but until then they raise the probe
-	 * bounds; ck_ht_gc compacts them and recomputes the bounds, once the deletes since
-	 * the last one outnumber the names. */
-	if (++s->dels_since_gc >= NT_GC_MIN && s->dels_since_gc >= s->count) {
-		ck_ht_gc(&s->ht, 0, 0);
-		s->dels_since_gc = 0;
-	}
 	ret = 0;
 out:
 	if (s != NULL)
@@ -625,20 +729,21 @@ size_t nametable_count(const struct nametable *t)
 
 int nametable_foreach(struct nametable *t, nametable_foreach_fn *fn, void *arg)
 {
-	ck_ht_iterator_t it;
-	ck_ht_entry_t *e;
 	unsigned i;
+	uint64_t j;
 	int ret = 0;
 
 	for (i = 0; i < t->nshards && ret == 0; i++) {
 		struct nt_shard *s = &t->shards[i];
+		const struct nt_map *m;
 
-		nt_shard_lock(t, s);
-		ck_ht_iterator_init(&it);
-		while (ret == 0 && ck_ht_next(&s->ht, &it, &e)) {
-			struct nt_key *k = nt_container_of(ck_ht_entry_key(e), struct nt_key, name);
+		nt_shard_lock(s);
+		m = s->map;
+		for (j = 0; ret == 0 && j <= m->mask; j++) {
+			const struct nt_slot *sl = &m->slots[j];
 
-			ret = fn(k->name, ck_ht_entry_key_length(e), k->value, arg);
+			if (sl->tag != NT_EMPTY && sl->tag != NT_TOMB)
+				ret = fn(nt_slot_name(sl), sl->u.in.len, sl->value, arg);
 		}
 		nt_shard_unlock(s);
 	}
@@ -652,7 +757,7 @@ void nametable_synchronize(struct nametable *t)
 	for (i = 0; i < t->nshards; i++) {
 		struct nt_shard *s = &t->shards[i];
 
-		nt_shard_lock(t, s);
+		nt_shard_lock(s);
 		if (s->rec.n_pending > 0)
 			ck_epoch_barrier(&s->rec);
 		nt_shard_unlock(s);

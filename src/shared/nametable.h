@@ -3,11 +3,12 @@
  * connection by every worker thread, written rarely by a control thread.
  *
  * Keys are DNS names, stored normalised: lowercase ASCII, no trailing dot. The table is
- * split into shards, each a Concurrency Kit ck_ht (SPMC: one writer, many lock-free
- * readers) guarded by its own writer mutex. Readers never lock, never allocate and write
- * only their own epoch record: they wrap their lookups in an epoch section (ck_epoch), and
- * everything a writer unlinks (a replaced or deleted value, its key, an outgrown hash
- * map) is freed only after every reader has left the sections that could have seen it.
+ * split into shards, each an open-addressing hash map of one-cache-line slots that hold
+ * the name and the value (one writer, many lock-free readers) guarded by its own writer
+ * mutex. Readers never lock, never allocate and write only their own epoch record: they
+ * wrap their lookups in an epoch section (ck_epoch), and everything a writer unlinks (a
+ * replaced or deleted value, a long name kept out of line, an outgrown or rebuilt map) is
+ * freed only after every reader has left the sections that could have seen it.
  *
  *   worker thread (once):     r = nametable_reader_register(t);
  *   per connection:           nametable_read_begin(r);

@@ -1,8 +1,11 @@
-/* Unit tests: sharded name table (ck_ht shards, lock-free readers, ck_epoch reclamation). */
+/* Unit tests: sharded name table (open-addressing shards, lock-free readers, ck_epoch
+ * reclamation). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,6 +343,87 @@ Test(nametable, many_names_across_shards, .timeout = 120)
 	free(seen);
 }
 
+/* Every length from 1 to 253: names up to 46 bytes live in their slot, longer ones out of
+ * line; the case fold and hash take names shorter than 8 bytes byte by byte and the tail
+ * of longer ones as one overlapping word. */
+static int name_of_length(char *out, size_t len, unsigned salt, bool upper)
+{
+	for (size_t i = 0; i < len; i++) {
+		char c = (char)('a' + (i * 7 + salt) % 26);
+
+		out[i] = (i % 50 == 49 && i + 1 < len) ? '.' : (upper && i % 3 == 0) ? (char)(c - 32) : c;
+	}
+	return (int)len;
+}
+
+static int length_entry(const char *name, size_t len, void *value, void *arg)
+{
+	const struct tval *v = value;
+	unsigned *seen = arg;
+	char expect[NAMETABLE_NAME_MAX + 1];
+
+	cr_assert_eq(len, v->key);
+	name_of_length(expect, len, (unsigned)len, false);
+	expect[len] = '\0';
+	cr_assert_str_eq(name, expect, "foreach gives the normalised, NUL-terminated name");
+	seen[v->key]++;
+	return 0;
+}
+
+Test(nametable, every_length_inline_and_out_of_line)
+{
+	struct nametable *t = nametable_create(2, tval_free);
+	struct nametable_reader *r = nametable_reader_register(t);
+	char name[NAMETABLE_NAME_MAX + 2];
+	unsigned *seen = calloc(MANY, sizeof(*seen));
+
+	for (uint32_t len = 1; len <= NAMETABLE_NAME_MAX; len++) {
+		name_of_length(name, len, len, true);
+		cr_assert_eq(nametable_set(t, name, len, tval_new(len, len, 1)), 0, "length %u", len);
+	}
+	cr_assert_eq(nametable_count(t), NAMETABLE_NAME_MAX);
+	nametable_read_begin(r);
+	for (uint32_t len = 1; len <= NAMETABLE_NAME_MAX; len++) {
+		name_of_length(name, len, len, false);
+		const struct tval *v = nametable_lookup(t, r, name, len);
+		cr_assert_not_null(v, "length %u found", len);
+		cr_assert_eq(v->key, len);
+		name[len] = '.';
+		cr_assert_eq(nametable_lookup(t, r, name, len + 1), v, "length %u and a dot", len);
+		name_of_length(name, len, len + 1, false); /* same length, other bytes */
+		cr_assert_null(nametable_lookup(t, r, name, len));
+	}
+	nametable_read_end(r);
+	cr_assert_eq(nametable_foreach(t, length_entry, seen), 0);
+	for (uint32_t len = 1; len <= NAMETABLE_NAME_MAX; len++)
+		cr_assert_eq(seen[len], 1, "foreach visits length %u once", len);
+	/* replace the odd lengths, delete the even ones */
+	for (uint32_t len = 1; len <= NAMETABLE_NAME_MAX; len++) {
+		name_of_length(name, len, len, false);
+		if (len % 2 == 0)
+			cr_assert_eq(nametable_delete(t, name, len), 0);
+		else
+			cr_assert_eq(nametable_set(t, name, len, tval_new(1000 + len, len, 2)), 0);
+	}
+	nametable_synchronize(t);
+	nametable_read_begin(r);
+	for (uint32_t len = 1; len <= NAMETABLE_NAME_MAX; len++) {
+		name_of_length(name, len, len, true);
+		const struct tval *v = nametable_lookup(t, r, name, len);
+		if (len % 2 == 0) {
+			cr_assert_null(v);
+		} else {
+			cr_assert_not_null(v);
+			cr_assert_eq(v->gen, 2);
+		}
+	}
+	nametable_read_end(r);
+	nametable_destroy(t);
+	cr_assert_eq(atomic_load(&n_freed), atomic_load(&n_created));
+	cr_assert_eq(atomic_load(&n_bad_free), 0);
+	free(seen);
+}
+
 Test(nametable, one_big_shard_grows_through_huge_maps, .timeout = 120)
 {
 	/* 200k names in one shard: its map grows past 2 MiB (own mapping, huge pages) and
@@ -425,8 +509,8 @@ Test(nametable, reader_handles_are_recycled)
 struct stress {
 	struct nametable *t;
 	unsigned long nops;
-	char names[STRESS_KEYS][48];     /* as the writer writes them */
-	char upper[STRESS_KEYS][48];     /* as some readers look them up */
+	char names[STRESS_KEYS][80];     /* as the writer writes them */
+	char upper[STRESS_KEYS][80];     /* as some readers look them up */
 	size_t lens[STRESS_KEYS];
 	size_t ulens[STRESS_KEYS];
 	uint64_t model[STRESS_KEYS];     /* writer's view: gen, 0 = absent */
@@ -469,6 +553,10 @@ static void *stress_reader(void *arg)
 		goto out;
 	}
 	while (!atomic_load_explicit(&st->stop, memory_order_relaxed)) {
+		const struct tval *seen[4];
+		uint64_t seen_gen[4];
+		int nseen = 0;
+
 		nametable_read_begin(r);
 		/* a few lookups per section, as a worker handles a batch of completions */
 		for (int i = 0; i < 4; i++) {
@@ -492,7 +580,19 @@ static void *stress_reader(void *arg)
 					     k, gen);
 			else
 				last[k] = gen;
+			seen[nseen] = v;
+			seen_gen[nseen++] = gen;
 		}
+		/* values stay valid until read_end, not just right after the lookup: now and
+		 * then give the writer the core (it may replace or delete them meanwhile), then
+		 * check them all again */
+		if (n % 256 < 4)
+			sched_yield();
+		for (int i = 0; i < nseen; i++)
+			if (seen[i]->magic != MAGIC_LIVE || seen[i]->gen != seen_gen[i] ||
+			    seen[i]->check != tval_check(seen_gen[i], seen[i]->key))
+				stress_error(st, "a value changed or was freed inside its section",
+					     seen[i]->key, seen_gen[i]);
 		nametable_read_end(r);
 	}
 out:
@@ -575,8 +675,9 @@ static void stress_run(unsigned shards, unsigned long nops)
 	st->t = nametable_create(shards, tval_free);
 	cr_assert_not_null(st->t);
 	for (uint32_t k = 0; k < STRESS_KEYS; k++) {
-		int n = snprintf(st->names[k], sizeof(st->names[k]), "svc%u.user%u.a.airdr.es", k,
-				 k * 7919 % 1000);
+		/* one in five longer than a slot holds (kept out of line) */
+		int n = snprintf(st->names[k], sizeof(st->names[k]), "svc%u.user%u.%sa.airdr.es", k,
+				 k * 7919 % 1000, k % 5 == 0 ? "a-label-that-makes-it-long." : "");
 		st->lens[k] = st->ulens[k] = (size_t)n;
 		for (int i = 0; i < n; i++)
 			st->upper[k][i] = (char)((st->names[k][i] >= 'a' && st->names[k][i] <= 'z')

@@ -59,8 +59,8 @@ relay=$!
 TEST_PIDS+=("$relay")
 wait_for 10 grep -q msg=started relay.log || { cat relay.log; fail "relay did not start"; }
 grep -q 'msg="wireguard interface up"' relay.log || fail "no interface"
-ip netns exec "$R" wg show wgr$$ peers | grep -qx "$(cat op.pub)" || fail "operator not a peer"
-ip netns exec "$R" wg show wgr$$ allowed-ips | grep -q "fd61:6972::2/128" || fail "allowed ips"
+[ "$(ip netns exec "$R" wg show wgr$$ peers)" = "$(cat op.pub)" ] || fail "operator not a peer"
+[[ "$(ip netns exec "$R" wg show wgr$$ allowed-ips)" == *"fd61:6972::2/128"* ]] || fail "allowed ips"
 echo "ok: relay created wgr$$ and added the operator as a peer"
 
 # A request crosses the tunnel; the backend on the operator's address sees it.

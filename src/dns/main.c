@@ -1,0 +1,378 @@
+/*
+ * airdress-dns: the DNS PoP. Authoritative for the configured zones, answering
+ * from a RocksDB zone store behind a per-core response cache. Zone files load at
+ * start and on SIGHUP; claimed names (the admin API, later the registry feed) answer
+ * A/AAAA with the relay VIPs. Every change is written to the store first, then
+ * invalidates the affected cached answers on every worker. See docs/dns.md.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "admin.h"
+#include "daemon.h"
+#include "dnscache.h"
+#include "dns_config.h"
+#include "error.h"
+#include "log.h"
+#include "server.h"
+#include "sockaddr.h"
+#include "zonedb.h"
+#include "zonefile.h"
+
+#define TOKEN_MAX 256
+
+struct dns_app {
+	struct daemon *d;
+	struct dns_server server;
+	pthread_mutex_t store_lock;   /* one store writer at a time: reload, admin API */
+	char token[TOKEN_MAX];        /* admin bearer token; "" = the names API is off */
+	char nsid[DNSW_NSID_MAX + 1];
+};
+
+static struct dns_app app = { .store_lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* ---- invalidation ------------------------------------------------------- */
+
+/* Tell every worker to drop what depends on the changed names, and wait until all
+ * have done it. Returns the time it took in seconds. */
+static double invalidate(struct zonedb_changes *ch)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct loop *l = daemon_loop(app.d);
+	for (size_t i = 0; i < ch->count; i++) {
+		struct msg m = { .type = MSG_DNS_INVALIDATE, .u64 = dnscache_name_hash(ch->names[i]) };
+		for (unsigned w = 0; w < loop_workers(l); w++) {
+			/* A full ring is a worker behind on messages: wait for it, boundedly. */
+			for (int tries = 0; loop_send(l, w, &m) != 0 && tries < 10000; tries++) {
+				struct timespec ts = { 0, 100000 };
+				nanosleep(&ts, NULL);
+			}
+		}
+	}
+	if (ch->count)
+		loop_barrier(l, 5000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+}
+
+/* ---- zones -------------------------------------------------------------- */
+
+static int load_zones(const struct dns_cfg *cfg, bool at_start)
+{
+	int failed = 0;
+	for (size_t i = 0; i < cfg->zones_count; i++) {
+		const struct dns_zone_cfg *z = &cfg->zones[i];
+		uint8_t apex[DNSW_NAME_MAX];
+		uint8_t root = 0;
+		if (dnsw_name_from_text(z->name, strlen(z->name), &root, apex) < 0) {
+			log_error("zone name invalid", "zone=%s", z->name);
+			failed++;
+			continue;
+		}
+		dnsw_name_lower(apex, apex, dnsw_name_len(apex));
+		if (z->file == NULL)
+			continue;
+		char err[512];
+		struct zonedb_changes ch = { 0 };
+		size_t changed = 0;
+		int ret = zonefile_apply(app.server.db, apex, z->file, &ch, &changed, err, sizeof(err));
+		if (ret != 0) {
+			char q[sizeof(err) + 16];
+			log_error(at_start ? "zone not loaded" : "zone not reloaded, keeping the old data",
+				  "zone=%s error=%s", z->name, log_quote(q, sizeof(q), err));
+			failed++;
+			zonedb_changes_free(&ch);
+			continue;
+		}
+		double secs = at_start ? 0 : invalidate(&ch);
+		log_info("zone loaded", "zone=%s file=%s rrsets_changed=%zu names_invalidated=%zu "
+			 "invalidation_ms=%.3f", z->name, z->file, changed, ch.count, secs * 1000);
+		zonedb_changes_free(&ch);
+	}
+	return failed ? AD_ECONFIG : 0;
+}
+
+/* The configured zone holding name, or NULL. */
+static const struct dns_zone_cfg *zone_of(const struct dns_cfg *cfg, const uint8_t *name,
+					  uint8_t apex[DNSW_NAME_MAX])
+{
+	if (zonedb_find_zone(app.server.db, name, apex) != 0)
+		return NULL;
+	for (size_t i = 0; i < cfg->zones_count; i++) {
+		uint8_t z[DNSW_NAME_MAX];
+		uint8_t root = 0;
+		if (dnsw_name_from_text(cfg->zones[i].name, strlen(cfg->zones[i].name), &root, z) > 0 &&
+		    dnsw_name_equal(z, apex))
+			return &cfg->zones[i];
+	}
+	return NULL;
+}
+
+/* Claim or release name (lowercase wire) under its zone: the claim marker and the
+ * A/AAAA RRsets with the relay VIPs, in one transaction, then invalidation.
+ * Returns 0 (done), AD_EEXISTS (already claimed, nothing to do), AD_ENOTFOUND (not
+ * claimed, for a release; or no zone with relay_vip holds it) or -EIO. */
+static int claim(const uint8_t *name, bool on)
+{
+	const struct dns_cfg *cfg = daemon_config(app.d);
+	uint8_t apex[DNSW_NAME_MAX];
+	const struct dns_zone_cfg *z = zone_of(cfg, name, apex);
+	if (z == NULL || z->relay_vip_count == 0 || dnsw_name_equal(name, apex))
+		return AD_ENOTFOUND;
+	pthread_mutex_lock(&app.store_lock);
+	int ret = 0;
+	bool was = zonedb_is_claimed(app.server.db, name);
+	if (was == on) {
+		ret = on ? AD_EEXISTS : AD_ENOTFOUND;
+		goto out;
+	}
+	struct zonedb_txn *t = zonedb_txn_begin(app.server.db);
+	if (t == NULL) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	zonedb_txn_claim(t, name, on);
+	for (int v6 = 0; v6 <= 1; v6++) {
+		uint16_t type = v6 ? DNSW_T_AAAA : DNSW_T_A;
+		if (!on) {
+			zonedb_txn_delete_rrset(t, name, type);
+			continue;
+		}
+		const uint8_t *rd[16];
+		uint16_t rdlen[16];
+		uint16_t n = 0;
+		for (size_t i = 0; i < z->relay_vip_count && n < 16; i++) {
+			const struct sockaddr_storage *a = &z->relay_vip[i].addr;
+			if (v6 && a->ss_family == AF_INET6) {
+				rd[n] = (const uint8_t *)&((const struct sockaddr_in6 *)a)->sin6_addr;
+				rdlen[n++] = 16;
+			} else if (!v6 && a->ss_family == AF_INET) {
+				rd[n] = (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr;
+				rdlen[n++] = 4;
+			}
+		}
+		if (n == 0)
+			continue;
+		struct zonedb_rrset_in rr = { .type = type, .ttl = (uint32_t)(z->claim_ttl / 1000),
+					      .count = n, .rdata = rd, .rdlen = rdlen };
+		if ((ret = zonedb_txn_put_rrset(t, name, &rr)) != 0) {
+			zonedb_txn_abort(t);
+			goto out;
+		}
+	}
+	struct zonedb_changes ch = { 0 };
+	if ((ret = zonedb_txn_commit(t, &ch)) == 0) {
+		double secs = invalidate(&ch);
+		char text[DNSW_TEXT_MAX];
+		dnsw_name_to_text(name, text, sizeof(text));
+		log_info(on ? "name claimed" : "name released", "name=%s invalidation_ms=%.3f", text,
+			 secs * 1000);
+	}
+	zonedb_changes_free(&ch);
+out:
+	pthread_mutex_unlock(&app.store_lock);
+	return ret;
+}
+
+/* ---- admin API: PUT/DELETE /v1/names/NAME -------------------------------- */
+
+static int names_route(const struct admin_request *req, struct admin_response *resp, void *ctx)
+{
+	const char *auth = admin_request_header(req, "Authorization");
+	if (app.token[0] == '\0' || auth == NULL || strncmp(auth, "Bearer ", 7) != 0 ||
+	    strcmp(auth + 7, app.token) != 0) {
+		admin_response_status(resp, 401);
+		admin_response_type(resp, "application/json");
+		admin_response_printf(resp, "{\"error\":{\"code\":\"unauthorized\",\"message\":"
+					    "\"a valid bearer token is required\"}}\n");
+		return 0;
+	}
+	const char *text = admin_request_path(req) + strlen("/v1/names/");
+	uint8_t wire[DNSW_NAME_MAX];
+	uint8_t root = 0;
+	int len = dnsw_name_from_text(text, strlen(text), &root, wire);
+	admin_response_type(resp, "application/json");
+	if (len <= 1 || strchr(text, '\\') != NULL) {
+		admin_response_status(resp, 400);
+		admin_response_printf(resp, "{\"error\":{\"code\":\"bad_name\",\"message\":"
+					    "\"not a host name\"}}\n");
+		return 0;
+	}
+	dnsw_name_lower(wire, wire, (size_t)len);
+	bool on = strcmp(admin_request_method(req), "PUT") == 0;
+	int ret = claim(wire, on);
+	switch (ret) {
+	case 0:
+		admin_response_status(resp, on ? 201 : 204);
+		break;
+	case AD_EEXISTS:
+		admin_response_status(resp, 200);
+		break;
+	case AD_ENOTFOUND:
+		admin_response_status(resp, 404);
+		admin_response_printf(resp, "{\"error\":{\"code\":\"not_found\",\"message\":\"%s\"}}\n",
+				      on ? "no zone with relay_vip holds this name" : "not claimed");
+		break;
+	default:
+		admin_response_status(resp, 500);
+		admin_response_printf(resp, "{\"error\":{\"code\":\"store\",\"message\":\"%s\"}}\n",
+				      airdress_strerror(ret));
+		break;
+	}
+	if (ret == 0 || ret == AD_EEXISTS)
+		admin_response_printf(resp, on ? "{\"name\":\"%s\",\"claimed\":true}\n" : "", text);
+	return 0;
+}
+
+static int read_token(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -errno;
+	size_t n = fread(out, 1, cap - 1, f);
+	fclose(f);
+	out[n] = '\0';
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
+		out[--n] = '\0';
+	return n ? 0 : AD_ECONFIG;
+}
+
+/* ---- daemon ------------------------------------------------------------- */
+
+static int dns_worker_start_hook(struct worker *w)
+{
+	return dns_worker_start(w, &app.server, daemon_metrics(daemon_of_worker(w)));
+}
+
+static const struct loop_hooks dns_hooks = {
+	.worker_start = dns_worker_start_hook,
+	.worker_stop = dns_worker_stop,
+	.on_message = dns_worker_message,
+};
+
+static void apply_settings(const struct dns_cfg *cfg)
+{
+	__atomic_store_n(&app.server.tcp_idle_ms, cfg->tcp_idle_timeout, __ATOMIC_RELAXED);
+}
+
+static int dns_setup(struct daemon *d)
+{
+	const struct dns_cfg *cfg = daemon_config(d);
+	app.d = d;
+	char err[512];
+	if (zonedb_open(cfg->data_dir, &app.server.db, err, sizeof(err)) != 0) {
+		char q[sizeof(err) + 16];
+		log_error("zone store not opened", "dir=%s error=%s", cfg->data_dir,
+			  log_quote(q, sizeof(q), err));
+		return AD_ECONFIG;
+	}
+	if (load_zones(cfg, true) != 0)
+		return AD_ECONFIG;
+	if (cfg->admin.token_file != NULL) {
+		int ret = read_token(cfg->admin.token_file, app.token, sizeof(app.token));
+		if (ret != 0) {
+			log_error("admin token not read", "file=%s error=\"%s\"", cfg->admin.token_file,
+				  airdress_strerror(ret));
+			return ret;
+		}
+	}
+	if (cfg->nsid != NULL) {
+		size_t n = strlen(cfg->nsid);
+		if (n > DNSW_NSID_MAX) {
+			log_error("nsid too long", "max=%d", DNSW_NSID_MAX);
+			return AD_ECONFIG;
+		}
+		memcpy(app.nsid, cfg->nsid, n);
+		app.server.answer.nsid = (const uint8_t *)app.nsid;
+		app.server.answer.nsid_len = (uint8_t)n;
+	}
+	app.server.answer.udp_payload = (uint16_t)cfg->udp_payload;
+	app.server.cache_size = cfg->cache_size;
+	if (getrandom(app.server.cookie_secret, sizeof(app.server.cookie_secret), 0) !=
+	    (ssize_t)sizeof(app.server.cookie_secret))
+		return -EIO;
+	if (cfg->registry_present)
+		log_warn("registry section present: the change feed is not followed yet", "url=%s",
+			 cfg->registry.url);
+	if (cfg->rrl.rate != 0)
+		log_warn("rrl.rate set: response rate limiting is not implemented yet", "rate=%u",
+			 cfg->rrl.rate);
+	apply_settings(cfg);
+
+	unsigned workers = cfg->workers ? cfg->workers : loop_default_workers();
+	app.server.max_tcp_per_worker = (cfg->max_tcp_connections + workers - 1) / workers;
+	struct daemon_runtime rt = {
+		.loop = {
+			.workers = workers,
+			.pin = true,
+			.drain_timeout_ms = cfg->drain_timeout,
+			.conn_user_size = dns_conn_size(),
+			.max_conns = app.server.max_tcp_per_worker + 16,
+		},
+		.admin_listen = &cfg->admin.listen,
+	};
+	int ret = daemon_runtime_create(d, &rt);
+	if (ret != 0)
+		return ret;
+	admin_route_add(daemon_admin(d), "PUT", "/v1/names/", ADMIN_ROUTE_PREFIX, names_route, NULL);
+	admin_route_add(daemon_admin(d), "DELETE", "/v1/names/", ADMIN_ROUTE_PREFIX, names_route, NULL);
+	for (size_t i = 0; i < cfg->listen_count; i++) {
+		const struct cfg_addr *a = &cfg->listen[i];
+		char text[SOCKADDR_STRLEN];
+		sockaddr_format((const struct sockaddr *)&a->addr, a->len, text, sizeof(text));
+		ret = loop_add_udp(daemon_loop(d), (const struct sockaddr *)&a->addr, a->len,
+				   &dns_udp_ops, &app.server);
+		if (ret >= 0)
+			ret = loop_add_tcp(daemon_loop(d), (const struct sockaddr *)&a->addr, a->len,
+					   &dns_tcp_ops, &app.server);
+		if (ret < 0) {
+			log_error("listen failed", "address=%s error=\"%s\"", text, airdress_strerror(ret));
+			return ret;
+		}
+		log_info("listening", "address=%s", text);
+	}
+	return 0;
+}
+
+static int dns_reload(struct daemon *d, const void *fresh)
+{
+	const struct dns_cfg *cfg = fresh;
+	pthread_mutex_lock(&app.store_lock);
+	int ret = load_zones(cfg, false);
+	pthread_mutex_unlock(&app.store_lock);
+	apply_settings(cfg);
+	/* A zone that failed keeps its old data; the others are applied. Publish the new
+	 * config either way so that good changes take effect. */
+	(void)ret;
+	return 0;
+}
+
+static void dns_teardown(struct daemon *d)
+{
+	zonedb_close(app.server.db);
+	app.server.db = NULL;
+}
+
+static const struct daemon_spec dns_spec = {
+	.name = "airdress-dns",
+	.summary = "Airdress DNS PoP: authoritative DNS from a RocksDB store with per-core caches",
+	.schema = &dns_schema,
+	.default_config = "/etc/airdress/dns.yaml",
+	.metrics = dns_metrics,
+	.nmetrics = DM_COUNT,
+	.hooks = &dns_hooks,
+	.setup = dns_setup,
+	.reload = dns_reload,
+	.teardown = dns_teardown,
+};
+
+int main(int argc, char **argv)
+{
+	return daemon_main(&dns_spec, argc, argv);
+}

@@ -356,6 +356,96 @@ size_t answer_build(struct zonedb *db, const struct answer_settings *s,
 	return finish(&c, cookie, cookie_len, opt_size);
 }
 
+/* ---- AXFR --------------------------------------------------------------- */
+
+struct axfr {
+	struct ctx c;
+	uint8_t *buf;
+	size_t cap;
+	int (*emit)(void *ctx, const uint8_t *msg, size_t len);
+	void *emit_ctx;
+	bool first;
+	unsigned messages;
+};
+
+static void axfr_start(struct axfr *x)
+{
+	const struct dnsw_query *q = x->c.q;
+	dnsw_writer_init(&x->c.w, x->buf, x->cap);
+	dnsw_put_header(&x->c.w, q->id, (uint16_t)(dnsw_reply_flags(q) | DNSW_FLAG_AA));
+	if (x->first)
+		dnsw_put_question(&x->c.w, q->qname, q->qtype, q->qclass);
+	x->first = false;
+}
+
+static int axfr_flush(struct axfr *x)
+{
+	size_t n = dnsw_finish(&x->c.w);
+	x->messages++;
+	return x->emit(x->emit_ctx, x->buf, n);
+}
+
+/* Add one RRset, record by record, starting new messages as they fill. */
+static int axfr_put(struct axfr *x, const uint8_t *owner, const struct zonedb_rrset *rr)
+{
+	struct zonedb_rrset one = *rr;
+	const uint8_t *p = rr->rdata;
+	for (unsigned i = 0; i < rr->count; i++) {
+		uint16_t len = (uint16_t)(p[0] << 8 | p[1]);
+		one.count = 1;
+		one.rdata = p;
+		one.rdata_len = 2u + len;
+		struct dnsw_mark m;
+		dnsw_mark(&x->c.w, &m);
+		if (put_rrset(&x->c, DNSW_SEC_AN, owner, &one, rr->ttl) != 0) {
+			dnsw_rollback(&x->c.w, &m);
+			int ret = axfr_flush(x);
+			if (ret != 0)
+				return ret;
+			axfr_start(x);
+			if (put_rrset(&x->c, DNSW_SEC_AN, owner, &one, rr->ttl) != 0)
+				return AD_ETOOBIG; /* one record larger than a message */
+		}
+		p += 2 + len;
+	}
+	return 0;
+}
+
+static int axfr_each(const uint8_t *name, const struct zonedb_rrset *rr, void *arg)
+{
+	struct axfr *x = arg;
+	if (rr->type == DNSW_T_SOA && dnsw_name_equal(name, x->c.apex))
+		return 0; /* sent first and last */
+	return axfr_put(x, name, rr);
+}
+
+int answer_axfr(struct zonedb *db, const struct dnsw_query *q, uint8_t *buf, size_t msg_cap,
+		uint8_t *scratch, int (*emit)(void *ctx, const uint8_t *msg, size_t len),
+		void *ctx)
+{
+	struct axfr x = { .c = { .db = db, .q = q, .scratch = scratch }, .buf = buf,
+			  .cap = msg_cap, .emit = emit, .emit_ctx = ctx, .first = true };
+	struct answer_info info;
+	x.c.info = &info;
+	memset(&info, 0, sizeof(info));
+	if (zonedb_find_zone(db, q->qname_lc, x.c.apex) != 0 ||
+	    !dnsw_name_equal(x.c.apex, q->qname_lc))
+		return AD_ENOTFOUND;
+	/* The SOA is read into the upper half of scratch: the walk uses the lower. */
+	struct zonedb_rrset soa;
+	if (zonedb_get_rrset(db, x.c.apex, DNSW_T_SOA, &soa, scratch + HALF, HALF) != 0)
+		return AD_ENOTFOUND;
+	axfr_start(&x);
+	int ret = axfr_put(&x, x.c.apex, &soa);
+	if (ret == 0)
+		ret = zonedb_foreach_rrset(db, x.c.apex, axfr_each, &x);
+	if (ret == 0)
+		ret = axfr_put(&x, x.c.apex, &soa);
+	if (ret == 0)
+		ret = axfr_flush(&x);
+	return ret;
+}
+
 size_t answer_formerr(const struct dnsw_query *q, uint8_t *out, size_t cap)
 {
 	struct dnsw_writer w;

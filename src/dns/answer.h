@@ -59,6 +59,15 @@ size_t answer_build(struct zonedb *db, const struct answer_settings *s,
 		    uint8_t cookie_len, uint8_t *scratch, uint8_t *out, size_t cap,
 		    struct answer_info *info);
 
+/* AXFR (RFC 5936) of the zone q names: the SOA, every other RRset in canonical
+ * order, the SOA again, in as many messages as needed, each at most msg_cap bytes
+ * (<= 65535) built in buf and handed to emit(ctx, msg, len), which returns 0 to go on.
+ * The first message carries the question. Returns 0, AD_ENOTFOUND (we are not
+ * authoritative for the zone: answer NOTAUTH), emit's error, or -EIO. */
+int answer_axfr(struct zonedb *db, const struct dnsw_query *q, uint8_t *buf, size_t msg_cap,
+		uint8_t *scratch, int (*emit)(void *ctx, const uint8_t *msg, size_t len),
+		void *ctx);
+
 /* The FORMERR answer to a query whose header could be read (q->id, flags valid):
  * header only, no question. Returns its length (12) or 0 when cap is too small. */
 size_t answer_formerr(const struct dnsw_query *q, uint8_t *out, size_t cap);

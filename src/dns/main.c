@@ -256,6 +256,33 @@ static const struct loop_hooks dns_hooks = {
 	.on_message = dns_worker_message,
 };
 
+static bool transfer_allowed(const uint8_t *apex, const struct sockaddr *peer)
+{
+	const struct dns_cfg *cfg = daemon_config(app.d);
+	for (size_t i = 0; i < cfg->zones_count; i++) {
+		const struct dns_zone_cfg *z = &cfg->zones[i];
+		uint8_t name[DNSW_NAME_MAX];
+		uint8_t root = 0;
+		if (dnsw_name_from_text(z->name, strlen(z->name), &root, name) <= 0 ||
+		    !dnsw_name_equal(name, apex))
+			continue;
+		for (size_t k = 0; k < z->allow_transfer_count; k++) {
+			const struct sockaddr_storage *a = &z->allow_transfer[k].addr;
+			if (a->ss_family != peer->sa_family)
+				continue;
+			if (a->ss_family == AF_INET &&
+			    memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+				   &((const struct sockaddr_in *)peer)->sin_addr, 4) == 0)
+				return true;
+			if (a->ss_family == AF_INET6 &&
+			    memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+				   &((const struct sockaddr_in6 *)peer)->sin6_addr, 16) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
 static void apply_settings(const struct dns_cfg *cfg)
 {
 	__atomic_store_n(&app.server.tcp_idle_ms, cfg->tcp_idle_timeout, __ATOMIC_RELAXED);
@@ -294,6 +321,7 @@ static int dns_setup(struct daemon *d)
 	}
 	app.server.answer.udp_payload = (uint16_t)cfg->udp_payload;
 	app.server.cache_size = cfg->cache_size;
+	app.server.transfer_allowed = transfer_allowed;
 	if (getrandom(app.server.cookie_secret, sizeof(app.server.cookie_secret), 0) !=
 	    (ssize_t)sizeof(app.server.cookie_secret))
 		return -EIO;

@@ -44,6 +44,7 @@ static const char *const qtype_values[] = { "A", "AAAA", "NS", "SOA", "CNAME", "
 					    "SRV", "PTR", "DS", "ANY", "AXFR", "other", NULL };
 static const char *const rcode_values[] = { "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
 					    "NOTIMP", "REFUSED", "BADVERS", "other", NULL };
+static const char *const transfer_values[] = { "done", "refused", "failed", NULL };
 static const double lookup_buckets[] = { 1e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2 };
 
 const struct metrics_desc dns_metrics[DM_COUNT] = {
@@ -73,6 +74,8 @@ const struct metrics_desc dns_metrics[DM_COUNT] = {
 	[DM_TCP_REFUSED] = METRICS_DESC("dns_tcp_refused_total",
 					"TCP connections closed at once: over max_tcp_connections.",
 					METRICS_COUNTER),
+	[DM_TRANSFERS] = METRICS_DESC("dns_transfers_total", "Zone transfers (AXFR), by result.",
+				      METRICS_COUNTER, .dims = { { "result", transfer_values } }),
 };
 
 
@@ -328,8 +331,49 @@ static int tcp_open(struct conn *c)
 	return 0;
 }
 
+static int axfr_emit(void *ctx, const uint8_t *msg, size_t len)
+{
+	struct conn *c = ctx;
+	uint8_t prefix[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+	int ret = conn_send(c, prefix, 2);
+	return ret ? ret : conn_send(c, msg, len);
+}
+
+/* AXFR over TCP: the zone, to peers the zone's allow_transfer lists; REFUSED to the
+ * others (as NSD and Knot answer). Returns true when the query was an AXFR. */
+static bool tcp_axfr(struct conn *c, struct dns_worker *dw, const uint8_t *msg, size_t len)
+{
+	struct dnsw_query *q = &dw->q;
+	if (dnsw_parse_query(msg, len, q) != 0 || q->qtype != DNSW_T_AXFR ||
+	    q->opcode != DNSW_OP_QUERY || q->qclass != DNSW_CLASS_IN)
+		return false;
+	uint8_t apex[DNSW_NAME_MAX];
+	const struct sockaddr *peer = conn_peer(c, NULL);
+	bool ok = zonedb_find_zone(dw->s->db, q->qname_lc, apex) == 0 &&
+		  dnsw_name_equal(apex, q->qname_lc) && dw->s->transfer_allowed != NULL &&
+		  dw->s->transfer_allowed(apex, peer);
+	if (!ok) {
+		metrics_inc_at(dw->m, DM_TRANSFERS, 1);
+		return false; /* answered REFUSED by the normal path */
+	}
+	metrics_inc_at(dw->m, DM_QUERIES, 13u + qtype_index(q->qtype));
+	/* Messages of 16 KiB; the whole zone is queued on the connection now. */
+	int ret = answer_axfr(dw->s->db, q, dw->out + 2, 16384, dw->scratch, axfr_emit, c);
+	metrics_inc_at(dw->m, DM_TRANSFERS, ret == 0 ? 0u : 2u);
+	if (ret != 0) {
+		char text[DNSW_TEXT_MAX];
+		dnsw_name_to_text(q->qname_lc, text, sizeof(text));
+		log_warn("zone transfer failed", "zone=%s error=\"%s\"", text, airdress_strerror(ret));
+		conn_abort(c);
+	}
+	return true;
+}
+
 static void tcp_answer(struct conn *c, struct dns_worker *dw, const uint8_t *msg, size_t len)
 {
+	/* A quick look at the type before the full path: AXFR is served apart. */
+	if (len > 16 && tcp_axfr(c, dw, msg, len))
+		return;
 	size_t n = handle(dw, msg, len, true, conn_peer(c, NULL));
 	if (n == 0)
 		return;

@@ -26,6 +26,8 @@ struct dns_server {
 	uint64_t tcp_idle_ms;
 	unsigned max_tcp_per_worker;
 	uint8_t cookie_secret[16];  /* server cookies (RFC 9018) */
+	/* Whether peer may transfer the zone at apex (AXFR over TCP); runs on a worker. */
+	bool (*transfer_allowed)(const uint8_t *apex, const struct sockaddr *peer);
 };
 
 enum {
@@ -40,6 +42,7 @@ enum {
 	DM_INVALIDATIONS,
 	DM_LOOKUP_SECONDS, /* histogram: answer built from the store */
 	DM_TCP_REFUSED,
+	DM_TRANSFERS,      /* by result */
 	DM_COUNT,
 };
 

@@ -37,6 +37,7 @@ remote-control:
 zone:
   name: diff.airdr.es
   zonefile: zone.db
+  provide-xfr: 127.0.0.1 NOKEY
 EOF
 nsd -d -c nsd.conf >nsd.log 2>&1 &
 TEST_PIDS+=($!)
@@ -50,6 +51,7 @@ zones:
   - name: diff.airdr.es
     file: zone.db
     relay_vip: ["203.0.113.10", "2001:db8::10"]
+    allow_transfer: ["127.0.0.1"]
 cache_size: 8MiB
 nsid: "pop-test"
 admin: { listen: "127.0.0.1:$admin", token_file: admin.token }
@@ -93,6 +95,18 @@ assert r[:2] == q[:2] and r[3] & 0xF == 4, r
 PY
 out=$(q diff.airdr.es ANY); has 'ANSWER: 1' || fail "ANY per RFC 8482"
 ok "NOERROR, case, NXDOMAIN, REFUSED, BADVERS, NSID, cookies, TC + TCP, NOTIMP, ANY"
+
+# AXFR over TCP to allowed addresses: the same records as NSD's transfer; refused to
+# others.
+axfr() { kdig +time=5 +retry=0 @127.0.0.1 -p "$1" "${@:2}" diff.airdr.es AXFR +noall +answer 2>&1 |
+	awk '$1 !~ /^;/ && NF' | tr 'A-Z' 'a-z' | tr -s ' \t' ' ' | sort; }
+axfr "$ours" >axfr.ours
+axfr "$peer" >axfr.peer
+[ "$(wc -l <axfr.ours)" -gt 30 ] || { cat axfr.ours; fail "AXFR returned too little"; }
+diff axfr.ours axfr.peer || fail "AXFR differs from NSD's"
+out=$(kdig +time=2 +retry=0 -b 127.0.0.2 @127.0.0.1 -p "$ours" diff.airdr.es AXFR 2>&1 || true)
+has 'REFUSED' || fail "AXFR from a non-listed address: $out"
+ok "AXFR: same records as NSD's transfer; refused to others"
 
 # 3. Claimed names: the admin API goes through the store and invalidation.
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:$admin/v1/names/app.diff.airdr.es")" = 401 ] ||

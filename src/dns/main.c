@@ -328,6 +328,10 @@ static int dns_setup(struct daemon *d)
 	if (cfg->registry_present)
 		log_warn("registry section present: the change feed is not followed yet", "url=%s",
 			 cfg->registry.url);
+	for (size_t i = 0; i < cfg->zones_count; i++)
+		if (cfg->zones[i].dnssec.enabled)
+			log_warn("dnssec enabled: online signing is not implemented yet, answers are "
+				 "unsigned", "zone=%s", cfg->zones[i].name);
 	if (cfg->rrl.rate != 0)
 		log_warn("rrl.rate set: response rate limiting is not implemented yet", "rate=%u",
 			 cfg->rrl.rate);

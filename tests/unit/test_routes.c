@@ -88,8 +88,8 @@ Test(routes, errors_change_nothing)
 	write_file("routes:\n  - { name: a.a.airdr.es, tunnel: \"192.0.2.1\" }\n");
 	cr_assert_eq(routes_load_file(t, path, &n, err, sizeof(err)), 0);
 	static const char *const bad[] = {
-		"routes:\n  - { name: x.a.airdr.es, tunnel: \"192.0.2.1\" }\n"
-		"  - { name: X.a.airdr.es., tunnel: \"192.0.2.2\" }\n",
+		("routes:\n  - { name: x.a.airdr.es, tunnel: \"192.0.2.1\" }\n"
+		 "  - { name: X.a.airdr.es., tunnel: \"192.0.2.2\" }\n"),
 		"routes:\n  - { name: \"bad..name\", tunnel: \"192.0.2.1\" }\n",
 		"routes:\n  - { name: \"*.a.airdr.es\", tunnel: \"192.0.2.1\" }\n",
 		"routes:\n  - { name: x.a.airdr.es, tunnel: \"192.0.2.1:80\" }\n",

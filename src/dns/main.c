@@ -91,6 +91,9 @@ static int load_zones(const struct dns_cfg *cfg, bool at_start)
 			continue;
 		}
 		double secs = at_start ? 0 : invalidate(&ch);
+		/* A large load would otherwise stay in memory as a RocksDB memtable. */
+		if (changed > 1000)
+			zonedb_flush(app.server.db);
 		log_info("zone loaded", "zone=%s file=%s rrsets_changed=%zu names_invalidated=%zu "
 			 "invalidation_ms=%.3f", z->name, z->file, changed, ch.count, secs * 1000);
 		zonedb_changes_free(&ch);

@@ -20,6 +20,7 @@
 
 #include <rocksdb/c.h>
 
+#include "log.h"
 #include "zonedb.h"
 
 #define KEY_MAX (1 + 2 * DNSW_NAME_MAX + 1 + 2)
@@ -404,6 +405,23 @@ finish:
 	}
 	*out = db;
 	return ret;
+}
+
+int zonedb_flush(struct zonedb *db)
+{
+	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+	if (fo == NULL)
+		return -ENOMEM;
+	rocksdb_flushoptions_set_wait(fo, 1);
+	char *err = NULL;
+	rocksdb_flush(db->db, fo, &err);
+	rocksdb_flushoptions_destroy(fo);
+	if (err != NULL) {
+		log_warn("zone store flush failed", "error=\"%s\"", err);
+		rocksdb_free(err);
+		return -EIO;
+	}
+	return 0;
 }
 
 void zonedb_close(struct zonedb *db)

@@ -84,6 +84,9 @@ struct zonedb_changes {
 /* Open (creating if missing) the store in dir. Returns 0 and *out, or AD_ECONFIG
  * with RocksDB's message in err. */
 int zonedb_open(const char *dir, struct zonedb **out, char *err, size_t errlen);
+/* Write the memtable out to a sorted file and wait for it: after a large load, so
+ * the zone does not stay resident as a memtable. Returns 0 or -EIO. */
+int zonedb_flush(struct zonedb *db);
 /* Close; NULL-safe. No reader may be running. */
 void zonedb_close(struct zonedb *db);
 

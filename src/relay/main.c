@@ -233,10 +233,16 @@ static int relay_setup(struct daemon *d)
 	relay.settings.max_peeking = (cfg->max_peeking + workers - 1) / workers;
 	/* Each client connection may have an operator connection beside it. */
 	rt.loop.max_conns = relay.settings.max_clients * 2 + 64;
-	/* Output chunks (16 KiB) for queued bytes: enough for a quarter of the clients to
-	 * have a full window queued at once. The pool reserves address space, and
-	 * memory only as chunks are first used. */
-	rt.loop.chunk_count = relay.settings.max_clients * 4 < 4096 ? 4096 : relay.settings.max_clients * 4;
+	/* Bulk forwarding: 16 KiB receives (four times fewer completions than 4 KiB) from
+	 * a small, cache-warm ring, 64 KiB output chunks, and no Nagle delay on the small
+	 * segments of a request. */
+	rt.loop.buf_size = 16384;
+	rt.loop.buf_count = 256;
+	rt.loop.chunk_size = 65536;
+	rt.loop.tcp_nodelay = true;
+	/* Output chunks for queued bytes: one per client on average. The pool reserves
+	 * address space, and memory only as chunks are first used. */
+	rt.loop.chunk_count = relay.settings.max_clients < 1024 ? 1024 : relay.settings.max_clients;
 	rt.loop.workers = workers;
 	if ((ret = daemon_runtime_create(d, &rt)) != 0)
 		return ret;

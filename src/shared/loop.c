@@ -105,6 +105,7 @@ struct conn {
 	bool shut_wr;             /* shutdown(SHUT_WR) once output is flushed */
 	bool shut_wr_done;
 	bool on_settle_list;
+	bool on_flush_list;
 	bool opened;              /* on_open ran and returned 0 */
 	uint8_t why;
 	int err;
@@ -115,6 +116,7 @@ struct conn {
 	uint64_t last_rx_ms;
 	struct conn *prev, *next; /* worker's list of connections */
 	struct conn *settle_next;
+	struct conn *flush_next;
 	socklen_t peerlen, locallen;
 	struct sockaddr_storage peer, local;
 	struct __kernel_timespec ts; /* linked timeout of the op in flight */
@@ -141,6 +143,7 @@ struct worker {
 	unsigned nsocks;
 	struct conn *conn_list;
 	struct conn *settle_list;
+	struct conn *flush_list;  /* conns with output queued in this iteration */
 	unsigned udp_inflight;
 	uint64_t now_ms;
 	uint64_t last_tick_ms;
@@ -304,7 +307,7 @@ static void conn_settle(struct conn *c)
 {
 	struct worker *w = c->w;
 	c->on_settle_list = false;
-	if (c->state != CONN_DEAD || c->inflight != 0)
+	if (c->state != CONN_DEAD || c->inflight != 0 || c->on_flush_list)
 		return;
 	if (c->ops->on_close != NULL)
 		c->ops->on_close(c, (enum conn_end)c->why, c->err);
@@ -491,8 +494,26 @@ int conn_send(struct conn *c, const void *data, size_t len)
 		len -= n;
 		c->pending += n;
 	}
-	conn_flush(c);
+	/* Sent at the end of this loop iteration, so that everything a callback queues
+	 * (a PROXY header and the bytes after it, pipelined answers) leaves in one send. */
+	if (!c->on_flush_list) {
+		c->on_flush_list = true;
+		c->flush_next = w->flush_list;
+		w->flush_list = c;
+	}
 	return 0;
+}
+
+static void flush_all(struct worker *w)
+{
+	while (w->flush_list != NULL) {
+		struct conn *c = w->flush_list;
+		w->flush_list = c->flush_next;
+		c->on_flush_list = false;
+		conn_flush(c);
+		if (c->state == CONN_DEAD)
+			conn_settle_later(c);
+	}
 }
 
 size_t conn_pending(const struct conn *c)
@@ -563,6 +584,10 @@ struct conn *conn_connect(struct worker *w, const struct sockaddr *addr, socklen
 	}
 	memcpy(&c->peer, addr, len);
 	c->peerlen = len;
+	if (w->loop->cfg.tcp_nodelay) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	struct io_uring_sqe *sqe = get_sqe(w);
 	struct io_uring_sqe *tsqe = sqe ? get_sqe(w) : NULL;
 	if (tsqe == NULL) {
@@ -620,6 +645,10 @@ static void on_accept(struct worker *w, struct udp_sock *s, struct io_uring_cqe 
 		return;
 	}
 	STAT_ADD(w, accepted, 1);
+	if (w->loop->cfg.tcp_nodelay) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	conn_opened(c);
 }
 
@@ -947,10 +976,12 @@ static void worker_run(struct worker *w)
 		}
 		io_uring_cq_advance(&w->ring, seen);
 		buf_flush(w);
+		flush_all(w);
 		settle_all(w);
 		if (w->now_ms - w->last_tick_ms >= TICK_MS || w->draining) {
 			w->last_tick_ms = w->now_ms;
 			housekeeping(w);
+			flush_all(w);
 			settle_all(w);
 		}
 	}
@@ -1037,6 +1068,7 @@ static void worker_teardown(struct worker *w)
 		/* Only after a hard stop: the ring goes away with whatever is in flight. */
 		struct conn *c = w->conn_list;
 		c->inflight = 0;
+		c->on_flush_list = false;
 		if (c->state != CONN_DEAD) {
 			c->state = CONN_DEAD;
 			c->why = CONN_END_DRAIN;

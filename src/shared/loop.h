@@ -16,7 +16,9 @@
  *   DEAD      conn_abort() or an error: waiting for in-flight operations to end,
  *             then on_close() runs and the object returns to the pool
  * At most one send is in flight per socket; output waits in a chain of fixed-size
- * chunks from the worker's chunk pool, so an idle connection holds no buffer.
+ * chunks from the worker's chunk pool, so an idle connection holds no buffer. What
+ * callbacks queue with conn_send goes out at the end of the loop iteration, in as
+ * few sends as the chunks allow.
  *
  * Shutdown: loop_drain() closes every listener, tells the daemon (hooks.drain) so it
  * can finish idle connections, waits until all connections are gone or drain_timeout
@@ -60,6 +62,7 @@ struct loop_config {
 	uint64_t send_timeout_ms;  /* a send that cannot complete in this time aborts the
 	                              connection (slow reader); default 30000 */
 	unsigned ring_entries;     /* SQ size; default 1024 */
+	bool tcp_nodelay;          /* TCP_NODELAY on accepted and connected sockets */
 };
 
 /* Why a connection ended, passed to on_close(). */

@@ -1,0 +1,73 @@
+/* Operator configuration schema: see operator_config.h. */
+#include <stddef.h>
+
+#include "operator_config.h"
+
+static const struct cfg_item cert_items[] = {
+	{ .key = "name", .type = CFG_STRING, .offset = offsetof(struct op_cert_cfg, name),
+	  .required = true, .doc = "the name the certificate serves (exact or *.wildcard)" },
+	{ .key = "cert", .type = CFG_PATH, .offset = offsetof(struct op_cert_cfg, cert),
+	  .required = true, .doc = "certificate chain (PEM)" },
+	{ .key = "key", .type = CFG_PATH, .offset = offsetof(struct op_cert_cfg, key),
+	  .required = true, .doc = "private key (PEM)" },
+	CFG_ITEMS_END
+};
+
+static const struct cfg_schema cert_schema = { "certificate", sizeof(struct op_cert_cfg), cert_items };
+
+static const struct cfg_item route_items[] = {
+	{ .key = "host", .type = CFG_STRING, .offset = offsetof(struct op_route_cfg, host),
+	  .doc = "match this host (absent: any)" },
+	{ .key = "path", .type = CFG_STRING, .offset = offsetof(struct op_route_cfg, path),
+	  .doc = "match paths starting with this (absent: any)" },
+	{ .key = "service", .type = CFG_STRING, .offset = offsetof(struct op_route_cfg, service),
+	  .required = true, .doc = "http://IP:PORT, or http_status:CODE" },
+	CFG_ITEMS_END
+};
+
+static const struct cfg_schema route_schema = { "route", sizeof(struct op_route_cfg), route_items };
+
+static const struct cfg_item admin_items[] = {
+	{ .key = "listen", .type = CFG_ADDR, .offset = offsetof(struct op_admin_cfg, listen),
+	  .def = "127.0.0.1:9170", .doc = "admin HTTP endpoint" },
+	CFG_ITEMS_END
+};
+
+static const struct cfg_schema admin_schema = { "admin", sizeof(struct op_admin_cfg), admin_items };
+
+static const struct cfg_item op_items[] = {
+	{ .key = "listen_http", .type = CFG_ADDR, .offset = offsetof(struct op_cfg, listen_http),
+	  .count = CFG_AT(struct op_cfg, listen_http_count), .def = "[\"[fd61:6972::2]:80\"]",
+	  .doc = "plain HTTP from the relay (PROXY v2 first)" },
+	{ .key = "listen_tls", .type = CFG_ADDR, .offset = offsetof(struct op_cfg, listen_tls),
+	  .count = CFG_AT(struct op_cfg, listen_tls_count), .def = "[\"[fd61:6972::2]:443\"]",
+	  .doc = "TLS from the relay (PROXY v2 first), terminated here" },
+	{ .key = "workers", .type = CFG_UINT, .offset = offsetof(struct op_cfg, workers),
+	  .max = 256, .def = "1", .doc = "worker threads, 0 = one per online CPU" },
+	{ .key = "names", .type = CFG_STRING, .offset = offsetof(struct op_cfg, names),
+	  .count = CFG_AT(struct op_cfg, names_count), .required = true,
+	  .doc = "the names this operator holds; requests for others get 421" },
+	{ .key = "certificates", .type = CFG_SECTION, .offset = offsetof(struct op_cfg, certificates),
+	  .count = CFG_AT(struct op_cfg, certificates_count), .section = &cert_schema,
+	  .doc = "TLS certificates, chosen by SNI" },
+	{ .key = "routes", .type = CFG_SECTION, .offset = offsetof(struct op_cfg, routes),
+	  .count = CFG_AT(struct op_cfg, routes_count), .section = &route_schema, .reload = true,
+	  .required = true, .doc = "ingress rules, first match wins, the last a catch-all" },
+	{ .key = "connect_timeout", .type = CFG_DURATION,
+	  .offset = offsetof(struct op_cfg, connect_timeout), .min = 1, .def = "5s", .reload = true,
+	  .doc = "time to connect to a local service (then 502)" },
+	{ .key = "response_timeout", .type = CFG_DURATION,
+	  .offset = offsetof(struct op_cfg, response_timeout), .min = 1, .def = "60s",
+	  .reload = true, .doc = "time for a service's response head (then 504)" },
+	{ .key = "idle_timeout", .type = CFG_DURATION, .offset = offsetof(struct op_cfg, idle_timeout),
+	  .min = 1, .def = "120s", .reload = true,
+	  .doc = "close a client connection idle this long" },
+	{ .key = "drain_timeout", .type = CFG_DURATION,
+	  .offset = offsetof(struct op_cfg, drain_timeout), .min = 1, .def = "10s",
+	  .doc = "longest wait for requests in flight on SIGTERM" },
+	{ .key = "admin", .type = CFG_SECTION, .offset = offsetof(struct op_cfg, admin),
+	  .section = &admin_schema, .doc = "admin endpoint" },
+	CFG_ITEMS_END
+};
+
+const struct cfg_schema op_schema = { "operator", sizeof(struct op_cfg), op_items };

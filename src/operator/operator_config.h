@@ -1,0 +1,51 @@
+/*
+ * Operator configuration: the struct `airdress-operator run -c FILE` loads, and its
+ * schema (operator_config.c). docs/operator.md has the reference.
+ */
+#ifndef AIRDRESS_OPERATOR_CONFIG_H
+#define AIRDRESS_OPERATOR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct op_cert_cfg {
+	char *name;        /* the name served ("myapp.a.airdr.es" or "*.a.airdr.es") */
+	char *cert;        /* PEM chain */
+	char *key;         /* PEM key */
+};
+
+struct op_route_cfg {
+	char *host;        /* NULL: any host (the catch-all) */
+	char *path;        /* NULL: any path; else a prefix */
+	char *service;     /* "http://127.0.0.1:3000" or "http_status:404" */
+};
+
+struct op_admin_cfg {
+	struct cfg_addr listen;
+};
+
+struct op_cfg {
+	struct cfg_addr *listen_http;
+	size_t listen_http_count;
+	struct cfg_addr *listen_tls;
+	size_t listen_tls_count;
+	unsigned workers;
+	char **names;              /* the names this operator holds (others get 421) */
+	size_t names_count;
+	struct op_cert_cfg *certificates;
+	size_t certificates_count;
+	struct op_route_cfg *routes;
+	size_t routes_count;
+	uint64_t connect_timeout;  /* ms, to a service */
+	uint64_t response_timeout; /* ms, for a service's response head */
+	uint64_t idle_timeout;     /* ms, a client connection between requests */
+	uint64_t drain_timeout;    /* ms */
+	struct op_admin_cfg admin;
+};
+
+extern const struct cfg_schema op_schema;
+
+#endif

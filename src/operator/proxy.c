@@ -1,0 +1,899 @@
+/*
+ * Proxy: PROXY v2, TLS termination, HTTP/1.1 routing and streaming. See proxy.h.
+ *
+ * Each side of a proxied exchange is a loop conn whose user data is a struct opc;
+ * the client side owns the parsed request and a buffer for bytes not yet consumed
+ * (a request head being read, pipelined requests); the service side owns a buffer
+ * for a response head being read. Buffers are allocated while needed and freed when
+ * empty, so an idle keep-alive connection holds none.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "error.h"
+#include "http1.h"
+#include "log.h"
+#include "proxy.h"
+#include "proxy_v2.h"
+#include "sockaddr.h"
+
+#define BUF_MAX (H1_HEAD_MAX + 16384) /* a head plus what may follow it */
+#define HIGH_WATER (256 * 1024)
+
+enum role { R_CLIENT, R_SERVICE };
+enum cstate { C_PROXY, C_HEAD, C_BODY, C_WAIT, C_TUNNEL, C_DONE };
+enum sstate { S_CONNECTING, S_HEAD, S_BODY, S_IDLE, S_TUNNEL };
+
+struct buf {
+	char *p;
+	size_t len;
+};
+
+struct opc {
+	struct conn *peer;
+	uint8_t role;
+	uint8_t state;
+	bool tls;
+	bool keep_client;          /* the client's connection stays after this response */
+	bool service_keep;         /* the service's connection may carry another request */
+	bool eof;
+	struct buf in;             /* bytes received and not yet consumed */
+	struct tlsterm_conn *t;    /* client on the TLS listener */
+	struct h1_request *req;    /* client: the request in flight */
+	enum h1_body req_body;
+	uint64_t req_left;
+	struct h1_chunked req_chunk;
+	enum h1_body resp_body;    /* service side: how the response body arrives */
+	enum h1_body resp_client;  /* how it goes to the client */
+	uint64_t resp_left;
+	struct h1_chunked resp_chunk;
+	char client_ip[64];        /* from the PROXY header */
+	char service[96];          /* the service the service-side conn talks to */
+};
+
+struct op_worker {
+	struct metrics_slots *m;
+	uint8_t plain[16384];      /* TLS plaintext out of tlsterm_read */
+	char head[H1_HEAD_MAX + 2048];
+};
+
+static const char *const listener_values[] = { "http", "tls", NULL };
+static const char *const class_values[] = { "1xx", "2xx", "3xx", "4xx", "5xx", NULL };
+static const char *const reject_values[] = { "no_proxy_header", "tls", "bad_request",
+					     "misdirected", "service_down", "timeout", NULL };
+enum { RJ_PROXY, RJ_TLS, RJ_BAD, RJ_421, RJ_502, RJ_504 };
+
+const struct metrics_desc op_metrics[OM_COUNT] = {
+	[OM_REQUESTS] = METRICS_DESC("operator_requests_total", "Requests received.",
+				     METRICS_COUNTER, .dims = { { "listener", listener_values } }),
+	[OM_RESPONSES] = METRICS_DESC("operator_responses_total", "Responses sent, by class.",
+				      METRICS_COUNTER, .dims = { { "class", class_values } }),
+	[OM_REJECTED] = METRICS_DESC("operator_rejected_total",
+				     "Connections or requests refused, by reason.", METRICS_COUNTER,
+				     .dims = { { "reason", reject_values } }),
+	[OM_UPGRADES] = METRICS_DESC("operator_upgrades_total", "WebSocket upgrades.",
+				     METRICS_COUNTER),
+};
+
+static inline struct opc *O(struct conn *c)
+{
+	return conn_data(c);
+}
+
+static inline struct op_worker *OW(struct conn *c)
+{
+	return worker_data(conn_worker(c));
+}
+
+static const struct op_cfg *cfg_of(struct conn *c)
+{
+	const struct op_listener *l = NULL;
+	struct opc *o = O(c);
+	struct conn *client = o->role == R_CLIENT ? c : o->peer;
+	if (client != NULL)
+		l = conn_ctx(client);
+	struct daemon *d = l ? l->shared->d : daemon_of_worker(conn_worker(c));
+	return daemon_config(d);
+}
+
+size_t op_conn_size(void)
+{
+	return sizeof(struct opc);
+}
+
+int op_worker_start(struct worker *w, struct metrics *m)
+{
+	struct op_worker *ow = calloc(1, sizeof(*ow));
+	if (ow == NULL)
+		return -ENOMEM;
+	ow->m = metrics_worker_slots(m, worker_id(w));
+	worker_set_data(w, ow);
+	return 0;
+}
+
+void op_worker_stop(struct worker *w)
+{
+	free(worker_data(w));
+	worker_set_data(w, NULL);
+}
+
+/* ---- buffers ------------------------------------------------------------ */
+
+static int buf_append(struct buf *b, const void *p, size_t n)
+{
+	if (b->len + n > BUF_MAX)
+		return AD_ETOOBIG;
+	if (b->p == NULL && (b->p = malloc(BUF_MAX)) == NULL)
+		return -ENOMEM;
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+static void buf_consume(struct buf *b, size_t n)
+{
+	if (n >= b->len) {
+		free(b->p);
+		b->p = NULL;
+		b->len = 0;
+		return;
+	}
+	memmove(b->p, b->p + n, b->len - n);
+	b->len -= n;
+}
+
+/* ---- output to the client (through TLS when there is TLS) --------------- */
+
+static void tls_flush(struct conn *c)
+{
+	struct opc *o = O(c);
+	const uint8_t *p;
+	size_t n;
+	tlsterm_pending_out(o->t, &p, &n);
+	if (n == 0)
+		return;
+	if (conn_send(c, p, n) == 0)
+		tlsterm_consume_out(o->t, n);
+	else
+		conn_abort(c);
+}
+
+static int client_send(struct conn *c, const void *data, size_t len)
+{
+	struct opc *o = O(c);
+	if (!o->tls)
+		return conn_send(c, data, len);
+	const uint8_t *p = data;
+	while (len > 0) {
+		int n = tlsterm_write(o->t, p, len);
+		if (n < 0)
+			return n;
+		tls_flush(c);
+		if (n == 0)
+			continue; /* the output was full: flushed now, write again */
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void count_status(struct conn *c, int status)
+{
+	unsigned cls = status >= 100 && status < 600 ? (unsigned)(status / 100 - 1) : 4;
+	metrics_inc_at(OW(c)->m, OM_RESPONSES, cls);
+}
+
+/* A response of our own; the client's connection closes after it. */
+static void respond(struct conn *c, int status, const char *reason, const char *text)
+{
+	struct opc *o = O(c);
+	char body[512], head[256];
+	int blen = snprintf(body, sizeof(body),
+			    "<!doctype html><title>%d %s</title><h1>%d %s</h1><p>%s</p>\n", status,
+			    reason, status, reason, text);
+	int hlen = snprintf(head, sizeof(head),
+			    "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\n"
+			    "Content-Length: %d\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n",
+			    status, reason, blen);
+	count_status(c, status);
+	client_send(c, head, (size_t)hlen);
+	client_send(c, body, (size_t)blen);
+	o->state = C_DONE;
+	if (o->tls)
+		tlsterm_shutdown(o->t), tls_flush(c);
+	conn_close(c);
+	if (o->peer != NULL)
+		conn_abort(o->peer);
+}
+
+static const char *reason_phrase(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 421: return "Misdirected Request";
+	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+/* ---- routing ------------------------------------------------------------ */
+
+static bool holds_name(const struct op_cfg *cfg, const char *host)
+{
+	for (size_t i = 0; i < cfg->names_count; i++) {
+		const char *n = cfg->names[i];
+		if (strcasecmp(n, host) == 0)
+			return true;
+		/* "*.a.airdr.es" holds one label in front of a.airdr.es. */
+		if (n[0] == '*' && n[1] == '.') {
+			const char *dot = strchr(host, '.');
+			if (dot != NULL && dot != host && strcasecmp(dot + 1, n + 2) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+static const struct op_route_cfg *match_route(const struct op_cfg *cfg, const struct h1_request *r)
+{
+	for (size_t i = 0; i < cfg->routes_count; i++) {
+		const struct op_route_cfg *rt = &cfg->routes[i];
+		if (rt->host != NULL && strcasecmp(rt->host, r->host) != 0)
+			continue;
+		if (rt->path != NULL) {
+			size_t pl = strlen(rt->path);
+			if (r->path.len < pl || memcmp(r->path.p, rt->path, pl) != 0)
+				continue;
+		}
+		return rt;
+	}
+	return NULL;
+}
+
+/* ---- the service side --------------------------------------------------- */
+
+static const struct conn_ops service_ops;
+static void client_process(struct conn *c);
+
+static void service_done(struct conn *s)
+{
+	/* The response is complete: keep the service connection for the next request
+	 * of this client, or close it. */
+	struct opc *so = O(s);
+	struct conn *c = so->peer;
+	if (so->service_keep && c != NULL && O(c)->keep_client) {
+		so->state = S_IDLE;
+		conn_set_timeout(s, 0);
+	} else {
+		if (c != NULL)
+			O(c)->peer = NULL;
+		so->peer = NULL;
+		conn_close(s);
+	}
+	if (c == NULL)
+		return;
+	struct opc *co = O(c);
+	free(co->req);
+	co->req = NULL;
+	if (!co->keep_client) {
+		co->state = C_DONE;
+		if (co->tls)
+			tlsterm_shutdown(co->t), tls_flush(c);
+		conn_close(c);
+		return;
+	}
+	co->state = C_HEAD;
+	conn_set_timeout(c, cfg_of(c)->idle_timeout);
+	conn_resume(c);
+	client_process(c); /* a pipelined request may be waiting */
+}
+
+/* Body bytes of the response: to the client in its framing. Returns the bytes of
+ * data used; sets *done when the body ended. */
+static size_t response_body(struct conn *s, const char *data, size_t len, bool *done)
+{
+	struct opc *so = O(s);
+	struct conn *c = so->peer;
+	*done = false;
+	switch (so->resp_body) {
+	case H1_BODY_NONE:
+		*done = true;
+		return 0;
+	case H1_BODY_LENGTH: {
+		size_t n = len < so->resp_left ? len : (size_t)so->resp_left;
+		if (c != NULL && n)
+			client_send(c, data, n);
+		so->resp_left -= n;
+		*done = so->resp_left == 0;
+		return n;
+	}
+	case H1_BODY_CHUNKED: {
+		size_t used_all = 0;
+		while (used_all < len) {
+			size_t used = 0;
+			struct h1_slice d;
+			int ret = h1_chunked_decode(&so->resp_chunk, data + used_all, len - used_all,
+						    &used, &d);
+			if (ret < 0) {
+				if (c != NULL)
+					conn_abort(c);
+				conn_abort(s);
+				return len;
+			}
+			if (c != NULL) {
+				if (so->resp_client == H1_BODY_CHUNKED)
+					client_send(c, data + used_all, used); /* passed through as is */
+				else if (d.len)
+					client_send(c, d.p, d.len);
+			}
+			used_all += used;
+			if (ret == 1) {
+				*done = true;
+				break;
+			}
+		}
+		return used_all;
+	}
+	case H1_BODY_CLOSE:
+	default:
+		if (c != NULL)
+			client_send(c, data, len);
+		return len;
+	}
+}
+
+static void service_head(struct conn *s)
+{
+	struct opc *so = O(s);
+	struct conn *c = so->peer;
+	struct op_worker *ow = OW(s);
+	for (;;) {
+		struct h1_response resp;
+		int ret = h1_parse_response(so->in.p, so->in.len, c ? O(c)->req : NULL, &resp);
+		if (ret == AD_ETRUNC)
+			return;
+		if (ret != 0 || c == NULL) {
+			log_info("service answered badly", "service=%s reason=\"%s\"", so->service,
+				 h1_reason_str(resp.reason));
+			if (c != NULL) {
+				metrics_inc_at(ow->m, OM_REJECTED, RJ_502);
+				respond(c, 502, "Bad Gateway", "The service sent an invalid response.");
+			}
+			conn_abort(s);
+			return;
+		}
+		struct opc *co = O(c);
+		bool keep = false;
+		enum h1_body cf = h1_response_client_framing(&resp, co->req, &keep);
+		int n = h1_write_response_head(&resp, co->req, ow->head, sizeof(ow->head));
+		if (n <= 0) {
+			respond(c, 502, "Bad Gateway", "The service's response head is too large.");
+			conn_abort(s);
+			return;
+		}
+		client_send(c, ow->head, (size_t)n);
+		count_status(c, resp.status);
+		buf_consume(&so->in, resp.head_len);
+		if (resp.status < 200 && !resp.upgrade)
+			continue; /* an interim response: the real one follows */
+		conn_set_timeout(s, 0);
+		if (resp.upgrade) {
+			metrics_inc(ow->m, OM_UPGRADES);
+			so->state = S_TUNNEL;
+			co->state = C_TUNNEL;
+			free(co->req);
+			co->req = NULL;
+			uint64_t idle = cfg_of(c)->idle_timeout;
+			conn_set_timeout(c, idle);
+			conn_set_timeout(s, idle);
+			if (so->in.len)
+				client_send(c, so->in.p, so->in.len);
+			buf_consume(&so->in, so->in.len);
+			if (co->in.len)
+				conn_send(s, co->in.p, co->in.len);
+			buf_consume(&co->in, co->in.len);
+			conn_resume(c);
+			return;
+		}
+		co->keep_client = co->keep_client && keep;
+		so->service_keep = resp.keep_alive;
+		so->resp_body = resp.body;
+		so->resp_client = cf;
+		so->resp_left = resp.content_length;
+		h1_chunked_init(&so->resp_chunk);
+		so->state = S_BODY;
+		break;
+	}
+	bool done = false;
+	if (so->in.len) {
+		size_t used = response_body(s, so->in.p, so->in.len, &done);
+		buf_consume(&so->in, used);
+	} else if (so->resp_body == H1_BODY_NONE) {
+		done = true;
+	}
+	if (done)
+		service_done(s);
+}
+
+static void service_data(struct conn *s, const uint8_t *data, size_t len)
+{
+	struct opc *so = O(s);
+	struct conn *c = so->peer;
+	switch (so->state) {
+	case S_HEAD:
+		if (buf_append(&so->in, data, len) != 0) {
+			if (c != NULL)
+				respond(c, 502, "Bad Gateway", "The service's response head is too large.");
+			conn_abort(s);
+			return;
+		}
+		service_head(s);
+		break;
+	case S_BODY: {
+		bool done = false;
+		size_t used = response_body(s, (const char *)data, len, &done);
+		(void)used; /* bytes after the end of a response: a service error, dropped */
+		if (done)
+			service_done(s);
+		break;
+	}
+	case S_TUNNEL:
+		if (c != NULL)
+			client_send(c, data, len);
+		break;
+	default:
+		/* Bytes from an idle service: nothing asked for them. */
+		conn_abort(s);
+		return;
+	}
+	if (c != NULL && conn_pending(c) > HIGH_WATER)
+		conn_pause(s);
+}
+
+static void service_eof(struct conn *s)
+{
+	struct opc *so = O(s);
+	struct conn *c = so->peer;
+	if (so->state == S_BODY && so->resp_body == H1_BODY_CLOSE) {
+		so->service_keep = false;
+		service_done(s);
+		return;
+	}
+	if (so->state == S_TUNNEL && c != NULL) {
+		conn_shutdown_write(c);
+		return;
+	}
+	if (c != NULL && (so->state == S_HEAD || so->state == S_BODY)) {
+		if (so->state == S_HEAD) {
+			metrics_inc_at(OW(s)->m, OM_REJECTED, RJ_502);
+			respond(c, 502, "Bad Gateway", "The service closed the connection.");
+		} else {
+			conn_abort(c); /* a body cut short cannot be repaired */
+		}
+	}
+	conn_close(s);
+}
+
+static void service_timeout(struct conn *s)
+{
+	struct opc *so = O(s);
+	struct conn *c = so->peer;
+	if (c != NULL && so->state == S_HEAD) {
+		metrics_inc_at(OW(s)->m, OM_REJECTED, RJ_504);
+		respond(c, 504, "Gateway Timeout", "The service did not answer in time.");
+	}
+	conn_abort(s);
+}
+
+static void service_drained(struct conn *s)
+{
+	struct opc *so = O(s);
+	if (so->peer != NULL)
+		conn_resume(so->peer);
+}
+
+static void service_close(struct conn *s, enum conn_end why, int err)
+{
+	struct opc *so = O(s);
+	struct conn *c = so->peer;
+	free(so->in.p);
+	so->in.p = NULL;
+	if (c == NULL)
+		return;
+	O(c)->peer = NULL;
+	if (why == CONN_END_CONNECT) {
+		metrics_inc_at(OW(c)->m, OM_REJECTED, RJ_502);
+		log_info("service unreachable", "service=%s error=\"%s\"", so->service,
+			 airdress_strerror(err));
+		respond(c, 502, "Bad Gateway", "The service is not running.");
+		return;
+	}
+	if (O(c)->state == C_TUNNEL || O(c)->state == C_BODY || O(c)->state == C_WAIT)
+		conn_close(c);
+}
+
+static int service_open(struct conn *s)
+{
+	struct opc *so = O(s);
+	if (so->peer == NULL)
+		return -1;
+	conn_set_timeout(s, cfg_of(s)->response_timeout);
+	return 0;
+}
+
+static const struct conn_ops service_ops = {
+	.on_open = service_open,
+	.on_data = service_data,
+	.on_eof = service_eof,
+	.on_timeout = service_timeout,
+	.on_drained = service_drained,
+	.on_close = service_close,
+};
+
+/* ---- the client side ---------------------------------------------------- */
+
+/* Request body bytes to the service. Returns the bytes used. */
+static size_t request_body(struct conn *c, const char *data, size_t len)
+{
+	struct opc *co = O(c);
+	struct conn *s = co->peer;
+	switch (co->req_body) {
+	case H1_BODY_LENGTH: {
+		size_t n = len < co->req_left ? len : (size_t)co->req_left;
+		if (s != NULL && n)
+			conn_send(s, data, n);
+		co->req_left -= n;
+		if (co->req_left == 0)
+			co->state = C_WAIT;
+		return n;
+	}
+	case H1_BODY_CHUNKED: {
+		size_t used_all = 0;
+		while (used_all < len) {
+			size_t used = 0;
+			struct h1_slice d;
+			int ret = h1_chunked_decode(&co->req_chunk, data + used_all, len - used_all,
+						    &used, &d);
+			if (ret < 0) {
+				respond(c, 400, "Bad Request", h1_reason_str(co->req_chunk.reason));
+				return len;
+			}
+			if (s != NULL)
+				conn_send(s, data + used_all, used);
+			used_all += used;
+			if (ret == 1) {
+				co->state = C_WAIT;
+				break;
+			}
+		}
+		return used_all;
+	}
+	default:
+		co->state = C_WAIT;
+		return 0;
+	}
+}
+
+static int parse_service(const char *service, struct sockaddr_storage *ss, socklen_t *len)
+{
+	if (strncmp(service, "http://", 7) != 0)
+		return AD_EPARSE;
+	char hostport[80];
+	snprintf(hostport, sizeof(hostport), "%s", service + 7);
+	char *slash = strchr(hostport, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	return sockaddr_parse(hostport, ss, len);
+}
+
+/* A complete request head is in co->in: route it and send it on. */
+static void client_request(struct conn *c)
+{
+	struct opc *co = O(c);
+	struct op_worker *ow = OW(c);
+	const struct op_cfg *cfg = cfg_of(c);
+	struct h1_request *r = co->req;
+	const struct op_listener *l = conn_ctx(c);
+	metrics_inc_at(ow->m, OM_REQUESTS, l->tls ? 1u : 0u);
+	if (r->host_len == 0 || !holds_name(cfg, r->host)) {
+		metrics_inc_at(ow->m, OM_REJECTED, RJ_421);
+		respond(c, 421, "Misdirected Request", "This operator does not serve that name.");
+		return;
+	}
+	const struct op_route_cfg *rt = match_route(cfg, r);
+	if (rt == NULL) {
+		respond(c, 404, "Not Found", "No route matches this request.");
+		return;
+	}
+	if (strncmp(rt->service, "http_status:", 12) == 0) {
+		int status = atoi(rt->service + 12);
+		respond(c, status >= 100 && status < 600 ? status : 404,
+			reason_phrase(status), "Answered by the operator's ingress rules.");
+		return;
+	}
+	struct h1_forward fwd = {
+		.client_addr = co->client_ip[0] ? co->client_ip : NULL,
+		.proto = l->tls ? "https" : "http",
+	};
+	int n = h1_write_request_head(r, &fwd, ow->head, sizeof(ow->head));
+	if (n <= 0) {
+		respond(c, 431, "Request Header Fields Too Large", "The request head is too large.");
+		return;
+	}
+	/* Reuse the service connection of this client when it talks to the same
+	 * service and is idle; otherwise connect. */
+	struct conn *s = co->peer;
+	if (s != NULL && (O(s)->state != S_IDLE || strcmp(O(s)->service, rt->service) != 0)) {
+		O(s)->peer = NULL;
+		conn_close(s);
+		co->peer = s = NULL;
+	}
+	if (s == NULL) {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		if (parse_service(rt->service, &ss, &sl) != 0) {
+			respond(c, 502, "Bad Gateway", "The route names an unusable service.");
+			return;
+		}
+		int err = 0;
+		s = conn_connect(conn_worker(c), (struct sockaddr *)&ss, sl, &service_ops, NULL,
+				 cfg->connect_timeout, &err);
+		if (s == NULL) {
+			respond(c, 502, "Bad Gateway", "The relay could not reach the service.");
+			return;
+		}
+		struct opc *so = O(s);
+		so->role = R_SERVICE;
+		snprintf(so->service, sizeof(so->service), "%s", rt->service);
+		so->peer = c;
+		co->peer = s;
+	} else {
+		conn_set_timeout(s, cfg->response_timeout);
+	}
+	struct opc *so = O(s);
+	so->state = S_HEAD;
+	conn_send(s, ow->head, (size_t)n);
+	co->keep_client = r->keep_alive;
+	co->req_body = r->body;
+	co->req_left = r->content_length;
+	h1_chunked_init(&co->req_chunk);
+	buf_consume(&co->in, r->head_len);
+	co->state = r->upgrade ? C_WAIT : C_BODY;
+	if (!r->upgrade && r->body == H1_BODY_NONE)
+		co->state = C_WAIT;
+	if (co->state == C_BODY && co->in.len) {
+		size_t used = request_body(c, co->in.p, co->in.len);
+		buf_consume(&co->in, used);
+	}
+}
+
+/* Parse what the client sent, as far as the state allows. */
+static void client_process(struct conn *c)
+{
+	struct opc *co = O(c);
+	if (co->state != C_HEAD || co->in.len == 0)
+		return;
+	if (co->req == NULL && (co->req = malloc(sizeof(*co->req))) == NULL) {
+		conn_abort(c);
+		return;
+	}
+	int ret = h1_parse_request(co->in.p, co->in.len, co->req);
+	if (ret == AD_ETRUNC) {
+		if (co->in.len >= H1_HEAD_MAX)
+			respond(c, 431, "Request Header Fields Too Large", "The request head is too large.");
+		return;
+	}
+	if (ret != 0) {
+		metrics_inc_at(OW(c)->m, OM_REJECTED, RJ_BAD);
+		int status = h1_reason_status(co->req->reason);
+		respond(c, status ? status : 400, reason_phrase(status ? status : 400),
+			h1_reason_str(co->req->reason));
+		return;
+	}
+	conn_set_timeout(c, 0);
+	client_request(c);
+}
+
+/* Plaintext from the client, after the PROXY header (and TLS). */
+static void client_plain(struct conn *c, const uint8_t *data, size_t len)
+{
+	struct opc *co = O(c);
+	switch (co->state) {
+	case C_TUNNEL:
+		if (co->peer != NULL)
+			conn_send(co->peer, data, len);
+		break;
+	case C_BODY: {
+		size_t used = request_body(c, (const char *)data, len);
+		if (used < len && co->state != C_DONE && buf_append(&co->in, data + used, len - used))
+			conn_abort(c);
+		break;
+	}
+	case C_HEAD:
+	case C_WAIT:
+		/* A head, or the next pipelined request while this one is answered. */
+		if (buf_append(&co->in, data, len) != 0) {
+			respond(c, 431, "Request Header Fields Too Large", "The request head is too large.");
+			return;
+		}
+		if (co->state == C_WAIT && co->in.len > H1_HEAD_MAX)
+			conn_pause(c);
+		client_process(c);
+		break;
+	default:
+		break;
+	}
+	if (co->peer != NULL && conn_pending(co->peer) > HIGH_WATER)
+		conn_pause(c);
+}
+
+static void client_proxy_header(struct conn *c, const uint8_t *data, size_t len)
+{
+	struct opc *co = O(c);
+	if (buf_append(&co->in, data, len) != 0) {
+		conn_abort(c);
+		return;
+	}
+	struct proxy_v2_header h;
+	int ret = proxy_v2_parse((const uint8_t *)co->in.p, co->in.len, &h);
+	if (ret == AD_ETRUNC && co->in.len < 1024)
+		return;
+	if (ret != 0) {
+		metrics_inc_at(OW(c)->m, OM_REJECTED, RJ_PROXY);
+		conn_abort(c);
+		return;
+	}
+	const struct sockaddr *src = (const struct sockaddr *)&h.src;
+	if (h.command == PROXY_V2_CMD_PROXY && src->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)src)->sin_addr, co->client_ip,
+			  sizeof(co->client_ip));
+	else if (h.command == PROXY_V2_CMD_PROXY && src->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)src)->sin6_addr, co->client_ip,
+			  sizeof(co->client_ip));
+	size_t rest = co->in.len - h.header_len;
+	uint8_t tail[1024];
+	memcpy(tail, co->in.p + h.header_len, rest);
+	buf_consume(&co->in, co->in.len);
+	co->state = C_HEAD;
+	if (rest == 0)
+		return;
+	if (co->tls) {
+		/* Handled by client_data's TLS path on the next call. */
+		const struct conn_ops *ops = &op_client_ops;
+		ops->on_data(c, tail, rest);
+	} else {
+		client_plain(c, tail, rest);
+	}
+}
+
+static int client_open(struct conn *c)
+{
+	const struct op_listener *l = conn_ctx(c);
+	struct opc *co = O(c);
+	co->role = R_CLIENT;
+	co->state = C_PROXY;
+	co->tls = l->tls;
+	if (l->tls) {
+		if (l->shared->tls == NULL || tlsterm_conn_create(l->shared->tls, &co->t) != 0) {
+			metrics_inc_at(OW(c)->m, OM_REJECTED, RJ_TLS);
+			conn_abort(c);
+			return 0;
+		}
+	}
+	conn_set_timeout(c, cfg_of(c)->idle_timeout);
+	return 0;
+}
+
+static void client_data(struct conn *c, const uint8_t *data, size_t len)
+{
+	struct opc *co = O(c);
+	if (co->state == C_PROXY) {
+		client_proxy_header(c, data, len);
+		return;
+	}
+	if (!co->tls) {
+		client_plain(c, data, len);
+		return;
+	}
+	int ret = tlsterm_feed(co->t, data, len);
+	if (ret != 0) {
+		metrics_inc_at(OW(c)->m, OM_REJECTED, RJ_TLS);
+		conn_abort(c);
+		return;
+	}
+	struct op_worker *ow = OW(c);
+	for (;;) {
+		int n = tlsterm_read(co->t, ow->plain, sizeof(ow->plain));
+		if (n > 0) {
+			client_plain(c, ow->plain, (size_t)n);
+			if (co->state == C_DONE)
+				break;
+			continue;
+		}
+		tls_flush(c);
+		if (n == TLSTERM_EOF) {
+			const struct conn_ops *ops = &op_client_ops;
+			ops->on_eof(c);
+		} else if (n < 0) {
+			char why[160];
+			log_debug("tls failed", "error=\"%s\"", tlsterm_strerror(co->t, n, why, sizeof(why)));
+			metrics_inc_at(ow->m, OM_REJECTED, RJ_TLS);
+			conn_abort(c);
+		}
+		break;
+	}
+}
+
+static void client_eof(struct conn *c)
+{
+	struct opc *co = O(c);
+	if (co->state == C_TUNNEL && co->peer != NULL) {
+		conn_shutdown_write(co->peer);
+		return;
+	}
+	if (co->state == C_WAIT && co->peer != NULL) {
+		/* Half-close after a full request: let the answer come back. */
+		co->keep_client = false;
+		return;
+	}
+	conn_close(c);
+}
+
+static void client_timeout(struct conn *c)
+{
+	conn_abort(c);
+}
+
+static void client_drained(struct conn *c)
+{
+	struct opc *co = O(c);
+	if (co->peer != NULL)
+		conn_resume(co->peer);
+}
+
+static void client_drain(struct conn *c)
+{
+	/* Shutting down: a connection between requests is finished. */
+	struct opc *co = O(c);
+	if (co->state == C_HEAD && co->in.len == 0)
+		conn_close(c);
+	co->keep_client = false;
+}
+
+static void client_close(struct conn *c, enum conn_end why, int err)
+{
+	struct opc *co = O(c);
+	free(co->in.p);
+	co->in.p = NULL;
+	free(co->req);
+	co->req = NULL;
+	tlsterm_conn_destroy(co->t);
+	co->t = NULL;
+	if (co->peer != NULL) {
+		O(co->peer)->peer = NULL;
+		conn_abort(co->peer);
+		co->peer = NULL;
+	}
+}
+
+const struct conn_ops op_client_ops = {
+	.on_open = client_open,
+	.on_data = client_data,
+	.on_eof = client_eof,
+	.on_timeout = client_timeout,
+	.on_drained = client_drained,
+	.on_drain = client_drain,
+	.on_close = client_close,
+};

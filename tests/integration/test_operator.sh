@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# airdress-operator behind a real airdress-relay, on loopback addresses:
+#   client -> relay (127.0.0.1) -> PROXY v2 -> operator (127.0.0.3, TLS terminated)
+#          -> local services (127.0.0.1)
+# HTTP and HTTPS with the test CA, the client address in X-Forwarded-For, routes by
+# host and path, 421, 502, the catch-all, keep-alive, uploads (length and chunked),
+# a 100 MiB download, SSE events arriving one by one, a WebSocket echo, smuggling
+# attempts refused, a connection without a PROXY header closed.
+source "$(dirname "$0")/lib.sh"
+base=$((20000 + RANDOM % 20000))
+http=$base tls=$((base + 1)) svc=$((base + 2)) admin=$((base + 3)) radmin=$((base + 4))
+cd "$TEST_TMP"
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout key.pem \
+	-out cert.pem -days 2 -subj "/CN=app.test.airdr.es" \
+	-addext "subjectAltName=DNS:app.test.airdr.es" 2>/dev/null
+
+cat >svc.py <<'EOF'
+import base64, hashlib, http.server, os, socket, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def reply(self, body, ctype="text/plain"):
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        if self.path.startswith("/big"):
+            n = int(self.path[4:] or "0") << 20
+            self.send_response(200); self.send_header("Content-Length", str(n)); self.end_headers()
+            block = bytes(range(256)) * 4096
+            while n > 0:
+                k = min(n, len(block)); self.wfile.write(block[:k]); n -= k
+            return
+        if self.path == "/sse":
+            self.send_response(200); self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked"); self.end_headers()
+            for i in range(3):
+                ev = ("data: %d %f\n\n" % (i, time.time())).encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(ev), ev)); self.wfile.flush()
+                time.sleep(0.4)
+            self.wfile.write(b"0\r\n\r\n"); return
+        if self.path == "/ws" and self.headers.get("Upgrade", "").lower() == "websocket":
+            acc = base64.b64encode(hashlib.sha1((self.headers["Sec-WebSocket-Key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+            self.send_response(101); self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade"); self.send_header("Sec-WebSocket-Accept", acc)
+            self.end_headers(); self.wfile.flush()
+            s = self.connection
+            hdr = s.recv(2); ln = hdr[1] & 0x7f; mask = s.recv(4); data = bytearray(s.recv(ln))
+            for i in range(len(data)): data[i] ^= mask[i % 4]
+            s.sendall(bytes([0x81, len(data)]) + bytes(data))
+            self.close_connection = True; return
+        self.reply(("path=%s xff=%s proto=%s host=%s\n" % (self.path, self.headers.get("X-Forwarded-For"), self.headers.get("X-Forwarded-Proto"), self.headers.get("X-Forwarded-Host"))).encode())
+    def do_POST(self):
+        h = hashlib.sha256(); n = 0
+        if self.headers.get("Transfer-Encoding") == "chunked":
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0: self.rfile.readline(); break
+                d = self.rfile.read(size); self.rfile.readline(); h.update(d); n += len(d)
+        else:
+            left = int(self.headers.get("Content-Length", 0))
+            while left:
+                d = self.rfile.read(min(left, 1 << 20)); h.update(d); n += len(d); left -= len(d)
+        self.reply(("got %d %s\n" % (n, h.hexdigest())).encode())
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+EOF
+python3 svc.py "$svc" &
+TEST_PIDS+=($!)
+
+cat >operator.yaml <<EOF
+listen_http: ["127.0.0.3:$http"]
+listen_tls: ["127.0.0.3:$tls"]
+names: [app.test.airdr.es]
+certificates:
+  - { name: app.test.airdr.es, cert: cert.pem, key: key.pem }
+routes:
+  - { host: app.test.airdr.es, path: /down/, service: "http://127.0.0.1:1" }
+  - { host: app.test.airdr.es, path: /teapot, service: "http_status:418" }
+  - { host: app.test.airdr.es, service: "http://127.0.0.1:$svc" }
+  - { service: "http_status:404" }
+admin: { listen: "127.0.0.1:$admin" }
+EOF
+cat >routes.yaml <<EOF
+routes:
+  - { name: app.test.airdr.es, tunnel: "127.0.0.3" }
+  - { name: other.test.airdr.es, tunnel: "127.0.0.3" }
+EOF
+cat >relay.yaml <<EOF
+listen_http: ["127.0.0.1:$http"]
+listen_tls: ["127.0.0.1:$tls"]
+workers: 1
+routes_file: routes.yaml
+admin: { listen: "127.0.0.1:$radmin" }
+EOF
+op=$BUILD_DIR/bin/airdress-operator
+"$op" run -c operator.yaml -t || fail "config check"
+"$op" run -c operator.yaml 2>operator.log &
+TEST_PIDS+=($!)
+"$BUILD_DIR/bin/airdress-relay" -c relay.yaml 2>relay.log &
+TEST_PIDS+=($!)
+wait_for 10 grep -q msg=started operator.log || { cat operator.log; fail "operator did not start"; }
+wait_for 10 grep -q msg=started relay.log || fail "relay did not start"
+wait_for 10 bash -c "echo > /dev/tcp/127.0.0.1/$svc" || fail "service did not start"
+ok() { echo "ok: $*"; }
+get() { curl -sS --max-time 20 --interface 127.0.0.9 "$@"; }
+https() { get --cacert cert.pem --resolve "app.test.airdr.es:$tls:127.0.0.1" "$@"; }
+
+out=$(get -H "Host: app.test.airdr.es" "http://127.0.0.1:$http/hello")
+[ "$out" = "path=/hello xff=127.0.0.9 proto=http host=app.test.airdr.es" ] || fail "HTTP: $out"
+out=$(https "https://app.test.airdr.es:$tls/secure")
+[ "$out" = "path=/secure xff=127.0.0.9 proto=https host=app.test.airdr.es:$tls" ] || fail "HTTPS: $out"
+out=$(https -H "X-Forwarded-For: 6.6.6.6" "https://app.test.airdr.es:$tls/spoof")
+[[ "$out" == *"xff=127.0.0.9 "* ]] || fail "client X-Forwarded-For trusted: $out"
+ok "HTTP and HTTPS through relay and operator; the service sees the client's address"
+
+code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
+[ "$(code -H "Host: other.test.airdr.es" "http://127.0.0.1:$http/")" = 421 ] || fail "421"
+[ "$(code --cacert cert.pem --resolve "app.test.airdr.es:$tls:127.0.0.1" "https://app.test.airdr.es:$tls/down/x")" = 502 ] || fail "502"
+[ "$(code -H "Host: app.test.airdr.es" "http://127.0.0.1:$http/teapot")" = 418 ] || fail "http_status route"
+ok "421 for a name not held, 502 for a stopped service, http_status routes"
+
+n=$(https -w '%{num_connects}\n' -o /dev/null -o /dev/null "https://app.test.airdr.es:$tls/a" "https://app.test.airdr.es:$tls/b" | tr '\n' ' ')
+[ "$n" = "1 0 " ] || fail "keep-alive: connects $n"
+ok "keep-alive: two requests, one connection"
+
+head -c $((10 << 20)) /dev/urandom >up.bin
+want=$(sha256sum up.bin | cut -d' ' -f1)
+out=$(https --data-binary @up.bin "https://app.test.airdr.es:$tls/up")
+[ "$out" = "got $((10 << 20)) $want" ] || fail "upload: $out"
+out=$(https -H "Transfer-Encoding: chunked" --data-binary @up.bin "https://app.test.airdr.es:$tls/up")
+[ "$out" = "got $((10 << 20)) $want" ] || fail "chunked upload: $out"
+got=$(https "https://app.test.airdr.es:$tls/big100" | sha256sum | cut -d' ' -f1)
+want=$(python3 -c "import hashlib,sys; b=bytes(range(256))*4096; h=hashlib.sha256(); [h.update(b) for _ in range(100)]; print(h.hexdigest())")
+[ "$got" = "$want" ] || fail "100 MiB download"
+ok "10 MiB upload (length and chunked) and 100 MiB download intact"
+
+python3 - "$tls" <<'PY' || fail "SSE"
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile="cert.pem")
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10), server_hostname="app.test.airdr.es")
+s.sendall(b"GET /sse HTTP/1.1\r\nHost: app.test.airdr.es\r\n\r\n")
+buf, seen = b"", []
+while len(seen) < 3:
+    b = s.recv(4096)
+    if not b: break
+    buf += b
+    while b"\n\n" in buf:
+        ev, buf = buf.split(b"\n\n", 1)
+        if b"data: " in ev:
+            seen.append(time.time())
+assert len(seen) == 3, seen
+assert seen[2] - seen[0] > 0.5, "events arrived in a burst: %r" % seen
+PY
+ok "SSE events arrive one by one"
+
+python3 - "$http" <<'PY' || fail "WebSocket"
+import base64, os, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall(("GET /ws HTTP/1.1\r\nHost: app.test.airdr.es\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % key).encode())
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(1)
+assert head.startswith(b"HTTP/1.1 101"), head
+msg = b"hello over the tunnel"
+mask = os.urandom(4)
+s.sendall(bytes([0x81, 0x80 | len(msg)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(msg)))
+frame = s.recv(2)
+data = b""
+while len(data) < frame[1]:
+    data += s.recv(frame[1] - len(data))
+assert frame[0] == 0x81 and data == msg, (frame, data)
+PY
+ok "WebSocket upgrade and echo"
+
+python3 - "$http" <<'PY' || fail "smuggling"
+import socket, sys
+def ask(raw):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+    s.sendall(raw)
+    out = b""
+    while True:
+        try: b = s.recv(4096)
+        except (ConnectionResetError, socket.timeout): break
+        if not b: break
+        out += b
+    return out
+h = b"POST /up HTTP/1.1\r\nHost: app.test.airdr.es\r\n"
+assert ask(h + b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").startswith(b"HTTP/1.1 400"), "CL.TE"
+assert ask(h + b"Content-Length: 4\r\nContent-Length: 5\r\n\r\nabcde").startswith(b"HTTP/1.1 400"), "two CL"
+assert ask(h + b"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n")[:12] in (b"HTTP/1.1 400", b"HTTP/1.1 501"), "bad TE"
+assert ask(h + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n").startswith(b"HTTP/1.1 400"), "bad chunk size"
+PY
+ok "smuggling attempts refused with 400 (or 501)"
+
+python3 - <<PY || fail "no PROXY header"
+import socket
+s = socket.create_connection(("127.0.0.3", $http), timeout=5)
+s.sendall(b"GET / HTTP/1.1\r\nHost: app.test.airdr.es\r\n\r\n")
+try: b = s.recv(100)
+except ConnectionResetError: b = b""
+assert b == b"", b
+PY
+ok "a connection without a PROXY v2 header is closed"
+
+[ "$("$op" status -c operator.yaml | head -1)" = "operator: ok" ] || fail "status"
+curl -fsS "http://127.0.0.1:$admin/metrics" | grep -q '^operator_requests_total{listener="tls"} [1-9]' || fail "metrics"
+"$op" keygen -d keys >pub.txt || fail "keygen"
+[ "$(stat -c %a keys/operator.key)" = 600 ] || fail "key file mode"
+[ "$(wg pubkey <keys/operator.key)" = "$(cat pub.txt)" ] || fail "keygen: public key does not match"
+ok "status, metrics, keygen (0600, matches wg pubkey)"
+echo PASS

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "namehash.h"
 #include "nametable.h"
 
 #define KEY_SLOT 48 /* one pre-generated lookup: expected value, length, name */
@@ -55,73 +56,6 @@ struct btable {
 	uint64_t seed;
 };
 
-/* The same case fold and hash as nametable.c, so both sides do the same work. */
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-static inline uint64_t fold8(uint64_t w)
-{
-	uint64_t low7 = w & ~HIGHS;
-	uint64_t ge_a = low7 + ONES * (0x80 - 'A');
-	uint64_t gt_z = low7 + ONES * (0x80 - 'Z' - 1);
-	return w | (((ge_a ^ gt_z) & ~w & HIGHS) >> 2);
-}
-
-static inline uint64_t rotl(uint64_t x, int r)
-{
-	return (x << r) | (x >> (64 - r));
-}
-
-static inline uint64_t mix(uint64_t h, uint64_t w)
-{
-	w *= 0x87c37b91114253d5ULL;
-	w = rotl(w, 31);
-	w *= 0x4cf5ad432745937fULL;
-	h ^= w;
-	return rotl(h, 27) * 5 + 0x52dce729;
-}
-
-static inline uint64_t fmix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
-static inline uint64_t fold_hash(const char *in, size_t len, char *out, uint64_t seed)
-{
-	uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ULL), w;
-	size_t i = 0, j;
-
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&w, in + i, 8);
-		w = fold8(w);
-		memcpy(out + i, &w, 8);
-		h = mix(h, w);
-	}
-	if (i < len && len >= 8) {
-		/* the last 8 bytes, overlapping the previous word: one load and one store
-		 * instead of a loop per byte; the shift keeps the tail bytes only, so w is
-		 * the same as the loop below builds */
-		memcpy(&w, in + len - 8, 8);
-		w = fold8(w);
-		memcpy(out + len - 8, &w, 8);
-		h = mix(h, w >> (8 * (8 - (len - i))));
-	} else if (i < len) {
-		w = 0;
-		for (j = 0; i + j < len; j++)
-			w |= (uint64_t)(unsigned char)in[i + j] << (8 * j);
-		w = fold8(w);
-		for (j = 0; i + j < len; j++)
-			out[i + j] = (char)(w >> (8 * j));
-		h = mix(h, w);
-	}
-	return fmix(h);
-}
-
 static int btable_init(struct btable *b, size_t n)
 {
 	size_t cap = 1;
@@ -140,7 +74,7 @@ static int btable_init(struct btable *b, size_t n)
 static int btable_set(struct btable *b, const char *name, size_t len, void *value)
 {
 	char buf[NAMETABLE_NAME_MAX];
-	uint64_t h = fold_hash(name, len, buf, b->seed);
+	uint64_t h = namehash_fold(name, len, buf, b->seed);
 	struct bnode *n = malloc(sizeof(*n) + len), **head;
 
 	if (n == NULL)
@@ -168,7 +102,7 @@ static const void *btable_lookup(struct btable *b, const char *name, size_t len)
 		len--;
 	if (len == 0 || len > NAMETABLE_NAME_MAX)
 		return NULL;
-	h = fold_hash(name, len, buf, b->seed);
+	h = namehash_fold(name, len, buf, b->seed);
 	pthread_rwlock_rdlock(&b->lock);
 	for (n = b->buckets[h & b->mask]; n != NULL; n = n->next)
 		if (n->hash == h && n->len == len && memcmp(n->name, buf, len) == 0) {

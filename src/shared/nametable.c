@@ -36,6 +36,7 @@
  * ck_epoch_call's single-producer queue is safe and writers of different shards reclaim
  * independently. Readers' records are the reader handles.
  */
+#include "namehash.h"
 #include "nametable.h"
 
 #include <assert.h>
@@ -126,81 +127,6 @@ struct nt_retired {
 };
 
 _Static_assert(sizeof(struct nt_slot) == NT_CACHELINE, "a slot is one cache line");
-
-/* --- hashing and case folding --- */
-
-#define NT_ONES 0x0101010101010101ULL
-#define NT_HIGHS 0x8080808080808080ULL
-
-/* Lowercase the ASCII letters among 8 bytes at once; other bytes, >= 0x80 included, are
- * left alone. Each byte b < 0x80 is tested for 'A' <= b <= 'Z' by two adds that set its
- * high bit and cannot carry into the next byte. */
-static inline uint64_t nt_fold8(uint64_t w)
-{
-	uint64_t low7 = w & ~NT_HIGHS;
-	uint64_t ge_a = low7 + NT_ONES * (0x80 - 'A');
-	uint64_t gt_z = low7 + NT_ONES * (0x80 - 'Z' - 1);
-
-	return w | (((ge_a ^ gt_z) & ~w & NT_HIGHS) >> 2);
-}
-
-static inline uint64_t nt_rotl(uint64_t x, int r)
-{
-	return (x << r) | (x >> (64 - r));
-}
-
-/* One MurmurHash3-style round per 8-byte word. */
-static inline uint64_t nt_mix(uint64_t h, uint64_t w)
-{
-	w *= 0x87c37b91114253d5ULL;
-	w = nt_rotl(w, 31);
-	w *= 0x4cf5ad432745937fULL;
-	h ^= w;
-	return nt_rotl(h, 27) * 5 + 0x52dce729;
-}
-
-static inline uint64_t nt_fmix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
-/* Lowercase len bytes of in into out (which may be in) and hash the result. */
-static inline uint64_t nt_fold_hash(const char *in, size_t len, char *out, uint64_t seed)
-{
-	uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ULL);
-	size_t i = 0, j;
-	uint64_t w;
-
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&w, in + i, 8);
-		w = nt_fold8(w);
-		memcpy(out + i, &w, 8);
-		h = nt_mix(h, w);
-	}
-	if (i < len && len >= 8) {
-		/* the last 8 bytes, overlapping the previous word: one load and one store
-		 * instead of a loop per byte; the shift keeps the tail bytes only, so w is
-		 * the same as the loop below builds */
-		memcpy(&w, in + len - 8, 8);
-		w = nt_fold8(w);
-		memcpy(out + len - 8, &w, 8);
-		h = nt_mix(h, w >> (8 * (8 - (len - i))));
-	} else if (i < len) {
-		w = 0;
-		for (j = 0; i + j < len; j++)
-			w |= (uint64_t)(unsigned char)in[i + j] << (8 * j);
-		w = nt_fold8(w);
-		for (j = 0; i + j < len; j++)
-			out[i + j] = (char)(w >> (8 * j));
-		h = nt_mix(h, w);
-	}
-	return nt_fmix(h);
-}
 
 static inline struct nt_shard *nt_shard_of(const struct nametable *t, uint64_t h)
 {
@@ -475,7 +401,7 @@ static uint64_t nt_seed(void)
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed))
 		return seed;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return nt_fmix((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uintptr_t)&ts);
+	return namehash_fmix((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uintptr_t)&ts);
 }
 
 struct nametable *nametable_create(unsigned shards, nametable_free_fn *value_free)
@@ -614,7 +540,7 @@ const void *nametable_lookup(const struct nametable *t, struct nametable_reader 
 		len--;
 	if (len == 0 || len > NAMETABLE_NAME_MAX)
 		return NULL;
-	h = nt_fold_hash(name, len, buf, t->seed);
+	h = namehash_fold(name, len, buf, t->seed);
 	s = nt_shard_of(t, h);
 	sl = nt_map_find(ck_pr_load_ptr(&s->map), h, buf, len);
 	if (sl == NULL)
@@ -643,7 +569,7 @@ int nametable_set(struct nametable *t, const char *name, size_t len, void *value
 	if (ret < 0)
 		goto out;
 	len = (size_t)ret;
-	h = nt_fold_hash(buf, len, buf, t->seed);
+	h = namehash_fold(buf, len, buf, t->seed);
 
 	s = nt_shard_of(t, h);
 	nt_shard_lock(s);
@@ -698,7 +624,7 @@ int nametable_delete(struct nametable *t, const char *name, size_t len)
 	if (ret < 0)
 		goto out;
 	len = (size_t)ret;
-	h = nt_fold_hash(buf, len, buf, t->seed);
+	h = namehash_fold(buf, len, buf, t->seed);
 
 	s = nt_shard_of(t, h);
 	nt_shard_lock(s);

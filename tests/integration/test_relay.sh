@@ -9,7 +9,7 @@
 #   127.0.0.4   proxy_backend.py echo: bulk and half-close
 #   127.0.0.9   the client's source address
 source "$(dirname "$0")/lib.sh"
-here=$(dirname "$0")
+here=$(cd "$(dirname "$0")" && pwd)
 relay_bin=$BUILD_DIR/bin/airdress-relay
 command -v haproxy >/dev/null || skip "haproxy is not installed"
 
@@ -179,16 +179,11 @@ PY
 ok "slow clients cut at peek_timeout (408 on HTTP, close on TLS)"
 
 # Bulk both ways through the echo backend, checksummed; half-close; idle periods.
-python3 - "$tls" "${RELAY_BULK_MIB:-1024}" <<'PY' || fail "bulk transfer"
+HERE=$here python3 - "$tls" "${RELAY_BULK_MIB:-1024}" <<'PY' || fail "bulk transfer"
 import hashlib, os, socket, struct, sys, threading, time
 port, mib = int(sys.argv[1]), int(sys.argv[2])
-hello = b"\x16\x03\x01" + b""  # replaced below by a minimal ClientHello naming echo
-def client_hello(name):
-    sni = name.encode()
-    ext = struct.pack("!HH", 0, len(sni) + 5) + struct.pack("!HBH", len(sni) + 3, 0, len(sni)) + sni
-    body = b"\x03\x03" + os.urandom(32) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00" + struct.pack("!H", len(ext)) + ext
-    hs = b"\x01" + struct.pack("!I", len(body))[1:] + body
-    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+sys.path.insert(0, os.environ["HERE"])
+from clienthello import client_hello
 def connect():
     s = socket.create_connection(("127.0.0.1", port), timeout=20)
     h = client_hello("echo.a.airdr.es")
@@ -255,15 +250,11 @@ ok "bulk ${RELAY_BULK_MIB:-1024} MiB each way intact, half-close, idle timeout"
 
 # Per-name limit (4): a fifth connection for the same name is refused, other names
 # still work, and the slot comes back when a connection ends.
-python3 - "$tls" "$http" <<'PY' || fail "per-name limit"
+HERE=$here python3 - "$tls" "$http" <<'PY' || fail "per-name limit"
 import os, socket, struct, sys, time
 tls, http = int(sys.argv[1]), int(sys.argv[2])
-def client_hello(name):
-    sni = name.encode()
-    ext = struct.pack("!HH", 0, len(sni) + 5) + struct.pack("!HBH", len(sni) + 3, 0, len(sni)) + sni
-    body = b"\x03\x03" + os.urandom(32) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00" + struct.pack("!H", len(ext)) + ext
-    hs = b"\x01" + struct.pack("!I", len(body))[1:] + body
-    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+sys.path.insert(0, os.environ["HERE"])
+from clienthello import client_hello
 def open_echo():
     s = socket.create_connection(("127.0.0.1", tls), timeout=5)
     h = client_hello("echo.a.airdr.es")

@@ -9,6 +9,7 @@
  * See docs/operator.md.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -27,8 +28,10 @@
 #include "proxy.h"
 #include "sockaddr.h"
 #include "tlsterm.h"
+#include "wg.h"
 
 static struct op_shared shared;
+static struct wg_iface *tunnel;
 static struct op_listener http_listener = { .tls = false, .shared = &shared };
 static struct op_listener tls_listener = { .tls = true, .shared = &shared };
 
@@ -79,6 +82,58 @@ static int add_listeners(struct daemon *d, const struct cfg_addr *addrs, size_t 
 	return 0;
 }
 
+/* An address without port or brackets. */
+static void ip_text(const struct cfg_addr *a, char *out, size_t size)
+{
+	char text[SOCKADDR_STRLEN];
+	sockaddr_format((const struct sockaddr *)&a->addr, a->len, text, sizeof(text));
+	char *colon = strrchr(text, ':');
+	if (colon != NULL)
+		*colon = '\0';
+	char *host = text[0] == '[' ? text + 1 : text;
+	size_t n = strlen(host);
+	if (n && host[n - 1] == ']')
+		host[n - 1] = '\0';
+	snprintf(out, size, "%s", host);
+}
+
+/* Bring up the tunnel to the relay before binding on its address. */
+static int tunnel_up(const struct op_tunnel_cfg *t)
+{
+	char addr[SOCKADDR_STRLEN + 8], ip[SOCKADDR_STRLEN], relay[SOCKADDR_STRLEN + 8],
+		endpoint[SOCKADDR_STRLEN];
+	ip_text(&t->address.addr, ip, sizeof(ip));
+	snprintf(addr, sizeof(addr), "%s/%u", ip, t->address.prefixlen);
+	ip_text(&t->relay_address, ip, sizeof(ip));
+	snprintf(relay, sizeof(relay), "%s/%d", ip, t->relay_address.addr.ss_family == AF_INET6 ? 128 : 32);
+	sockaddr_format((const struct sockaddr *)&t->relay_endpoint.addr, t->relay_endpoint.len,
+			endpoint, sizeof(endpoint));
+	static const enum wg_mode modes[] = { WG_MODE_AUTO, WG_MODE_KERNEL, WG_MODE_USERSPACE };
+	struct wg_settings ws = {
+		.interface = t->interface,
+		.private_key_file = t->private_key_file,
+		.listen_port = t->listen_port,
+		.address = addr,
+		.userspace = modes[t->userspace],
+	};
+	char err[512];
+	tunnel = wg_iface_up(&ws, err, sizeof(err));
+	if (tunnel == NULL) {
+		char q[sizeof(err) + 16];
+		log_error("tunnel not created", "interface=%s error=%s", t->interface,
+			  log_quote(q, sizeof(q), err));
+		return AD_ECONFIG;
+	}
+	int ret = wg_peer_set_endpoint(tunnel, t->relay_public_key, relay, endpoint,
+				       (unsigned)(t->keepalive / 1000));
+	if (ret != 0) {
+		log_error("tunnel peer not set", "relay=%s error=\"%s\"", endpoint, airdress_strerror(ret));
+		return ret;
+	}
+	log_info("tunnel up", "interface=%s address=%s relay=%s", t->interface, addr, endpoint);
+	return 0;
+}
+
 static int op_setup(struct daemon *d)
 {
 	const struct op_cfg *cfg = daemon_config(d);
@@ -88,6 +143,8 @@ static int op_setup(struct daemon *d)
 		log_error("the last route must be a catch-all (no host, no path)", "");
 		return AD_ECONFIG;
 	}
+	if (cfg->tunnel_present && tunnel_up(&cfg->tunnel) != 0)
+		return AD_ECONFIG;
 	if (cfg->certificates_count > 0) {
 		struct tlsterm_cert *certs = NULL;
 		struct tlsterm_config tc;
@@ -153,6 +210,8 @@ static void op_teardown(struct daemon *d)
 {
 	tlsterm_ctx_destroy(shared.tls);
 	shared.tls = NULL;
+	wg_iface_down(tunnel);
+	tunnel = NULL;
 }
 
 static const struct daemon_spec op_spec = {

@@ -27,6 +27,37 @@ static const struct cfg_item route_items[] = {
 
 static const struct cfg_schema route_schema = { "route", sizeof(struct op_route_cfg), route_items };
 
+static const char *const userspace_values[] = { "auto", "no", "yes", NULL };
+
+static const struct cfg_item tunnel_items[] = {
+	{ .key = "interface", .type = CFG_STRING, .offset = offsetof(struct op_tunnel_cfg, interface),
+	  .def = "airdress1", .doc = "WireGuard interface the operator creates" },
+	{ .key = "private_key_file", .type = CFG_PATH,
+	  .offset = offsetof(struct op_tunnel_cfg, private_key_file), .def = "operator.key",
+	  .doc = "the operator's WireGuard key (airdress-operator keygen)" },
+	{ .key = "address", .type = CFG_PREFIX, .offset = offsetof(struct op_tunnel_cfg, address),
+	  .def = "fd61:6972::2/64", .doc = "our tunnel address (handed out at enrollment)" },
+	{ .key = "listen_port", .type = CFG_UINT, .offset = offsetof(struct op_tunnel_cfg, listen_port),
+	  .min = 1, .max = 65535, .def = "51821", .doc = "local WireGuard UDP port" },
+	{ .key = "relay_public_key", .type = CFG_STRING,
+	  .offset = offsetof(struct op_tunnel_cfg, relay_public_key), .required = true,
+	  .doc = "the relay's WireGuard public key" },
+	{ .key = "relay_endpoint", .type = CFG_ADDR,
+	  .offset = offsetof(struct op_tunnel_cfg, relay_endpoint), .required = true,
+	  .doc = "the relay's WireGuard endpoint (the anycast VIP and port)" },
+	{ .key = "relay_address", .type = CFG_IP,
+	  .offset = offsetof(struct op_tunnel_cfg, relay_address), .def = "fd61:6972::1",
+	  .doc = "the relay's tunnel address" },
+	{ .key = "keepalive", .type = CFG_DURATION, .offset = offsetof(struct op_tunnel_cfg, keepalive),
+	  .min = 1000, .max = 65535000, .def = "25s", .doc = "persistent keepalive towards the relay" },
+	{ .key = "userspace", .type = CFG_ENUM, .offset = offsetof(struct op_tunnel_cfg, userspace),
+	  .enums = userspace_values, .def = "auto",
+	  .doc = "auto: wireguard-go when the kernel lacks WireGuard; yes; no" },
+	CFG_ITEMS_END
+};
+
+static const struct cfg_schema tunnel_schema = { "tunnel", sizeof(struct op_tunnel_cfg), tunnel_items };
+
 static const struct cfg_item admin_items[] = {
 	{ .key = "listen", .type = CFG_ADDR, .offset = offsetof(struct op_admin_cfg, listen),
 	  .def = "127.0.0.1:9170", .doc = "admin HTTP endpoint" },
@@ -65,6 +96,9 @@ static const struct cfg_item op_items[] = {
 	{ .key = "drain_timeout", .type = CFG_DURATION,
 	  .offset = offsetof(struct op_cfg, drain_timeout), .min = 1, .def = "10s",
 	  .doc = "longest wait for requests in flight on SIGTERM" },
+	{ .key = "tunnel", .type = CFG_SECTION, .offset = offsetof(struct op_cfg, tunnel),
+	  .present = CFG_AT(struct op_cfg, tunnel_present), .section = &tunnel_schema,
+	  .doc = "the WireGuard tunnel to the relay; absent: none is managed" },
 	{ .key = "admin", .type = CFG_SECTION, .offset = offsetof(struct op_cfg, admin),
 	  .section = &admin_schema, .doc = "admin endpoint" },
 	CFG_ITEMS_END

@@ -23,6 +23,18 @@ struct op_route_cfg {
 	char *service;     /* "http://127.0.0.1:3000" or "http_status:404" */
 };
 
+struct op_tunnel_cfg {
+	char *interface;
+	char *private_key_file;
+	struct cfg_prefix address;     /* our tunnel address */
+	unsigned listen_port;
+	char *relay_public_key;
+	struct cfg_addr relay_endpoint;
+	struct cfg_addr relay_address; /* the relay's tunnel address (port 0) */
+	uint64_t keepalive;            /* ms */
+	int userspace;                 /* 0 auto, 1 no, 2 yes */
+};
+
 struct op_admin_cfg {
 	struct cfg_addr listen;
 };
@@ -43,6 +55,8 @@ struct op_cfg {
 	uint64_t response_timeout; /* ms, for a service's response head */
 	uint64_t idle_timeout;     /* ms, a client connection between requests */
 	uint64_t drain_timeout;    /* ms */
+	bool tunnel_present;
+	struct op_tunnel_cfg tunnel;
 	struct op_admin_cfg admin;
 };
 

@@ -26,6 +26,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "sockaddr.h"
 #include "wg.h"
 
 extern char **environ;
@@ -514,6 +515,26 @@ int wg_peer_set(struct wg_iface *w, const char *public_key_b64, const char *allo
 	if (ret == 0)
 		log_info("wireguard peer set", "interface=%s peer=%s allowed_ips=%s", w->name,
 			 public_key_b64, allowed_ip);
+	return ret;
+}
+
+int wg_peer_set_endpoint(struct wg_iface *w, const char *public_key_b64, const char *allowed_ip,
+			 const char *endpoint, unsigned keepalive_s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	if (w == NULL || !wg_key_valid(public_key_b64) || !prefix_list_valid(allowed_ip) ||
+	    endpoint == NULL || sockaddr_parse(endpoint, &ss, &len) != 0 || keepalive_s > 65535)
+		return AD_EPARSE;
+	char keepalive[8];
+	snprintf(keepalive, sizeof(keepalive), "%u", keepalive_s);
+	char *argv[] = { "wg", "set", w->name, "peer", (char *)public_key_b64, "allowed-ips",
+			 (char *)allowed_ip, "endpoint", (char *)endpoint, "persistent-keepalive",
+			 keepalive, NULL };
+	int ret = wg_run(argv, NULL, 0, false);
+	if (ret == 0)
+		log_info("wireguard peer set", "interface=%s peer=%s allowed_ips=%s endpoint=%s "
+			 "keepalive=%u", w->name, public_key_b64, allowed_ip, endpoint, keepalive_s);
 	return ret;
 }
 

@@ -70,6 +70,11 @@ int wg_peer_set(struct wg_iface *w, const char *public_key_b64, const char *allo
 
 /* Remove the peer. Removing an absent peer is not an error. Returns as wg_peer_set. */
 int wg_peer_remove(struct wg_iface *w, const char *public_key_b64);
+/* wg_peer_set() for a peer we dial: its endpoint ("203.0.113.10:51820", "[2001:db8::1]:51820",
+ * numeric) and a persistent keepalive in seconds (0: none), as the operator sets the
+ * relay. Returns as wg_peer_set(); AD_EPARSE for a bad endpoint too. */
+int wg_peer_set_endpoint(struct wg_iface *w, const char *public_key_b64, const char *allowed_ip,
+			 const char *endpoint, unsigned keepalive_s);
 
 /* 1 if the interface exists and, in userspace mode, wireguard-go still runs; else 0. */
 int wg_iface_alive(const struct wg_iface *w);

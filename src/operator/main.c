@@ -82,29 +82,14 @@ static int add_listeners(struct daemon *d, const struct cfg_addr *addrs, size_t 
 	return 0;
 }
 
-/* An address without port or brackets. */
-static void ip_text(const struct cfg_addr *a, char *out, size_t size)
-{
-	char text[SOCKADDR_STRLEN];
-	sockaddr_format((const struct sockaddr *)&a->addr, a->len, text, sizeof(text));
-	char *colon = strrchr(text, ':');
-	if (colon != NULL)
-		*colon = '\0';
-	char *host = text[0] == '[' ? text + 1 : text;
-	size_t n = strlen(host);
-	if (n && host[n - 1] == ']')
-		host[n - 1] = '\0';
-	snprintf(out, size, "%s", host);
-}
-
 /* Bring up the tunnel to the relay before binding on its address. */
 static int tunnel_up(const struct op_tunnel_cfg *t)
 {
 	char addr[SOCKADDR_STRLEN + 8], ip[SOCKADDR_STRLEN], relay[SOCKADDR_STRLEN + 8],
 		endpoint[SOCKADDR_STRLEN];
-	ip_text(&t->address.addr, ip, sizeof(ip));
+	sockaddr_format_ip((const struct sockaddr *)&t->address.addr.addr, ip, sizeof(ip));
 	snprintf(addr, sizeof(addr), "%s/%u", ip, t->address.prefixlen);
-	ip_text(&t->relay_address, ip, sizeof(ip));
+	sockaddr_format_ip((const struct sockaddr *)&t->relay_address.addr, ip, sizeof(ip));
 	snprintf(relay, sizeof(relay), "%s/%d", ip, t->relay_address.addr.ss_family == AF_INET6 ? 128 : 32);
 	sockaddr_format((const struct sockaddr *)&t->relay_endpoint.addr, t->relay_endpoint.len,
 			endpoint, sizeof(endpoint));

@@ -755,13 +755,8 @@ static void client_proxy_header(struct conn *c, const uint8_t *data, size_t len)
 		conn_abort(c);
 		return;
 	}
-	const struct sockaddr *src = (const struct sockaddr *)&h.src;
-	if (h.command == PROXY_V2_CMD_PROXY && src->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)src)->sin_addr, co->client_ip,
-			  sizeof(co->client_ip));
-	else if (h.command == PROXY_V2_CMD_PROXY && src->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)src)->sin6_addr, co->client_ip,
-			  sizeof(co->client_ip));
+	if (h.command == PROXY_V2_CMD_PROXY)
+		sockaddr_format_ip((const struct sockaddr *)&h.src, co->client_ip, sizeof(co->client_ip));
 	size_t rest = co->in.len - h.header_len;
 	uint8_t tail[1024];
 	memcpy(tail, co->in.p + h.header_len, rest);

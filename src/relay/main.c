@@ -57,21 +57,6 @@ static const struct loop_hooks relay_hooks = {
 	.tick = relay_tick,
 };
 
-/* An address without port or brackets, "fd61:6972::2" or "192.0.2.7". */
-static void ip_text(const struct sockaddr_storage *ss, socklen_t len, char *out, size_t size)
-{
-	char ip[SOCKADDR_STRLEN];
-	sockaddr_format((const struct sockaddr *)ss, len, ip, sizeof(ip));
-	char *colon = strrchr(ip, ':'); /* sockaddr_format writes "[v6]:port" or "v4:port" */
-	if (colon != NULL)
-		*colon = '\0';
-	char *host = ip[0] == '[' ? ip + 1 : ip;
-	size_t n = strlen(host);
-	if (n && host[n - 1] == ']')
-		host[n - 1] = '\0';
-	snprintf(out, size, "%s", host);
-}
-
 struct peer_list {
 	struct relay_peer *items;
 	size_t count, cap;
@@ -94,7 +79,7 @@ static int collect_peer(const char *name, size_t len, void *value, void *arg)
 	struct relay_peer *p = &pl->items[pl->count++];
 	snprintf(p->key, sizeof(p->key), "%s", r->public_key);
 	char ip[SOCKADDR_STRLEN];
-	ip_text(&r->tunnel, r->tunnel_len, ip, sizeof(ip));
+	sockaddr_format_ip((const struct sockaddr *)&r->tunnel, ip, sizeof(ip));
 	snprintf(p->allowed, sizeof(p->allowed), "%s/%d", ip,
 		 r->tunnel.ss_family == AF_INET6 ? 128 : 32);
 	return 0;
@@ -137,7 +122,7 @@ static int wireguard_up(const struct relay_cfg *cfg)
 {
 	const struct relay_wireguard_cfg *wc = &cfg->wireguard;
 	char addr[SOCKADDR_STRLEN + 8], ip[SOCKADDR_STRLEN];
-	ip_text(&wc->address.addr.addr, wc->address.addr.len, ip, sizeof(ip));
+	sockaddr_format_ip((const struct sockaddr *)&wc->address.addr.addr, ip, sizeof(ip));
 	snprintf(addr, sizeof(addr), "%s/%u", ip, wc->address.prefixlen);
 	static const enum wg_mode modes[] = { WG_MODE_AUTO, WG_MODE_KERNEL, WG_MODE_USERSPACE };
 	struct wg_settings ws = {

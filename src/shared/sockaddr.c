@@ -164,6 +164,25 @@ int sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t 
 	return 0;
 }
 
+int sockaddr_format_ip(const struct sockaddr *sa, char *buf, size_t size)
+{
+	if (sa == NULL || buf == NULL || size == 0)
+		return -EINVAL;
+	buf[0] = '\0';
+	const void *addr;
+	if (sa->sa_family == AF_INET)
+		addr = &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	else
+		return -EAFNOSUPPORT;
+	if (inet_ntop(sa->sa_family, addr, buf, (socklen_t)size) == NULL) {
+		buf[0] = '\0';
+		return AD_ENOSPACE;
+	}
+	return 0;
+}
+
 uint16_t sockaddr_port(const struct sockaddr *sa)
 {
 	if (sa == NULL)

@@ -39,6 +39,11 @@ int sockaddr_parse_ip(const char *text, uint16_t port, struct sockaddr_storage *
  * other than AF_INET/AF_INET6, -EINVAL for NULL arguments or a short len. */
 int sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t size);
 
+/* Write only the address of sa, "1.2.3.4" or "2001:db8::1" (no brackets, port or
+ * zone), into buf: for prefixes ("ADDR/128") and headers. INET6_ADDRSTRLEN bytes are
+ * always enough. Returns 0, AD_ENOSPACE, -EAFNOSUPPORT or -EINVAL as sockaddr_format(). */
+int sockaddr_format_ip(const struct sockaddr *sa, char *buf, size_t size);
+
 /* The port of an AF_INET or AF_INET6 address in host order; 0 for other families. */
 uint16_t sockaddr_port(const struct sockaddr *sa);
 

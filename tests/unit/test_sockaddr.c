@@ -148,3 +148,21 @@ Test(sockaddr, format_limits)
 				    &ss, &len), 0);
 	cr_assert_eq(sockaddr_format((struct sockaddr *)&ss, len, buf, sizeof(buf)), 0);
 }
+
+Test(sockaddr, format_ip_writes_the_address_alone)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char buf[INET6_ADDRSTRLEN];
+	cr_assert_eq(sockaddr_parse("192.0.2.7:80", &ss, &len), 0);
+	cr_assert_eq(sockaddr_format_ip((struct sockaddr *)&ss, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "192.0.2.7");
+	cr_assert_eq(sockaddr_parse("[fd61:6972::2]:443", &ss, &len), 0);
+	cr_assert_eq(sockaddr_format_ip((struct sockaddr *)&ss, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "fd61:6972::2");
+	char small[4];
+	cr_assert_eq(sockaddr_format_ip((struct sockaddr *)&ss, small, sizeof(small)), AD_ENOSPACE);
+	cr_assert_str_eq(small, "");
+	ss.ss_family = AF_UNIX;
+	cr_assert_eq(sockaddr_format_ip((struct sockaddr *)&ss, buf, sizeof(buf)), -EAFNOSUPPORT);
+}

@@ -64,22 +64,15 @@ static int tls_config(const struct op_cfg *cfg, struct tlsterm_cert **certs,
 	return 0;
 }
 
-static int add_listeners(struct daemon *d, const struct cfg_addr *addrs, size_t n,
-			 struct op_listener *l, const char *what)
+/* The ingress rules must end in a rule that matches everything. */
+static bool routes_end_in_catch_all(const struct op_cfg *cfg)
 {
-	for (size_t i = 0; i < n; i++) {
-		char text[SOCKADDR_STRLEN];
-		sockaddr_format((const struct sockaddr *)&addrs[i].addr, addrs[i].len, text, sizeof(text));
-		int ret = loop_add_tcp(daemon_loop(d), (const struct sockaddr *)&addrs[i].addr,
-				       addrs[i].len, &op_client_ops, l);
-		if (ret < 0) {
-			log_error("listen failed", "listener=%s address=%s error=\"%s\"", what, text,
-				  airdress_strerror(ret));
-			return ret;
-		}
-		log_info("listening", "listener=%s address=%s", what, text);
+	const struct op_route_cfg *last = cfg->routes_count ? &cfg->routes[cfg->routes_count - 1] : NULL;
+	if (last == NULL || last->host != NULL || last->path != NULL) {
+		log_error("the last route must be a catch-all (no host, no path)", "");
+		return false;
 	}
-	return 0;
+	return true;
 }
 
 /* Bring up the tunnel to the relay before binding on its address. */
@@ -123,11 +116,8 @@ static int op_setup(struct daemon *d)
 {
 	const struct op_cfg *cfg = daemon_config(d);
 	shared.d = d;
-	if (cfg->routes_count == 0 || cfg->routes[cfg->routes_count - 1].host != NULL ||
-	    cfg->routes[cfg->routes_count - 1].path != NULL) {
-		log_error("the last route must be a catch-all (no host, no path)", "");
+	if (!routes_end_in_catch_all(cfg))
 		return AD_ECONFIG;
-	}
 	if (cfg->tunnel_present && tunnel_up(&cfg->tunnel) != 0)
 		return AD_ECONFIG;
 	if (cfg->certificates_count > 0) {
@@ -161,19 +151,18 @@ static int op_setup(struct daemon *d)
 	int ret = daemon_runtime_create(d, &rt);
 	if (ret != 0)
 		return ret;
-	if ((ret = add_listeners(d, cfg->listen_http, cfg->listen_http_count, &http_listener, "http")))
+	if ((ret = daemon_listen_tcp(d, cfg->listen_http, cfg->listen_http_count,
+				     &op_client_ops, &http_listener, "http")))
 		return ret;
-	return add_listeners(d, cfg->listen_tls, cfg->listen_tls_count, &tls_listener, "tls");
+	return daemon_listen_tcp(d, cfg->listen_tls, cfg->listen_tls_count,
+				 &op_client_ops, &tls_listener, "tls");
 }
 
 static int op_reload(struct daemon *d, const void *fresh)
 {
 	const struct op_cfg *cfg = fresh;
-	if (cfg->routes_count == 0 || cfg->routes[cfg->routes_count - 1].host != NULL ||
-	    cfg->routes[cfg->routes_count - 1].path != NULL) {
-		log_error("reload: the last route must be a catch-all (no host, no path)", "");
+	if (!routes_end_in_catch_all(cfg))
 		return AD_ECONFIG;
-	}
 	if (shared.tls != NULL && cfg->certificates_count > 0) {
 		struct tlsterm_cert *certs = NULL;
 		struct tlsterm_config tc;

@@ -170,25 +170,6 @@ static void apply_timeouts(const struct relay_cfg *cfg)
 	__atomic_store_n(&relay.settings.idle_timeout_ms, cfg->idle_timeout, __ATOMIC_RELAXED);
 }
 
-static int add_listeners(struct daemon *d, const struct cfg_addr *addrs, size_t n,
-			 struct forward_listener *l, const char *what)
-{
-	for (size_t i = 0; i < n; i++) {
-		char text[SOCKADDR_STRLEN];
-		sockaddr_format((const struct sockaddr *)&addrs[i].addr, addrs[i].len, text, sizeof(text));
-		int ret = loop_add_tcp(daemon_loop(d), (const struct sockaddr *)&addrs[i].addr,
-				       addrs[i].len, &forward_client_ops, l);
-		if (ret < 0) {
-			log_error("listen failed", "listener=%s address=%s error=\"%s\"", what, text,
-				  airdress_strerror(ret));
-			return ret;
-		}
-		log_info("listening", "listener=%s address=%s port=%u", what, text,
-			 loop_listener_port(daemon_loop(d), ret));
-	}
-	return 0;
-}
-
 static int relay_setup(struct daemon *d)
 {
 	const struct relay_cfg *cfg = daemon_config(d);
@@ -235,9 +216,11 @@ static int relay_setup(struct daemon *d)
 	relay.http.settings = &relay.settings;
 	relay.tls.kind = FORWARD_TLS;
 	relay.tls.settings = &relay.settings;
-	if ((ret = add_listeners(d, cfg->listen_http, cfg->listen_http_count, &relay.http, "http")))
+	if ((ret = daemon_listen_tcp(d, cfg->listen_http, cfg->listen_http_count,
+				     &forward_client_ops, &relay.http, "http")))
 		return ret;
-	return add_listeners(d, cfg->listen_tls, cfg->listen_tls_count, &relay.tls, "tls");
+	return daemon_listen_tcp(d, cfg->listen_tls, cfg->listen_tls_count,
+				 &forward_client_ops, &relay.tls, "tls");
 }
 
 static int relay_reload(struct daemon *d, const void *fresh)

@@ -163,6 +163,25 @@ int daemon_runtime_create(struct daemon *d, const struct daemon_runtime *rt)
 	return 0;
 }
 
+int daemon_listen_tcp(struct daemon *d, const struct cfg_addr *addrs, size_t n,
+		      const struct conn_ops *ops, void *ctx, const char *what)
+{
+	for (size_t i = 0; i < n; i++) {
+		char text[SOCKADDR_STRLEN];
+		const struct sockaddr *sa = (const struct sockaddr *)&addrs[i].addr;
+		sockaddr_format(sa, addrs[i].len, text, sizeof(text));
+		int ret = loop_add_tcp(d->loop, sa, addrs[i].len, ops, ctx);
+		if (ret < 0) {
+			log_error("listen failed", "listener=%s address=%s error=\"%s\"", what, text,
+				  airdress_strerror(ret));
+			return ret;
+		}
+		log_info("listening", "listener=%s address=%s port=%u", what, text,
+			 loop_listener_port(d->loop, ret));
+	}
+	return 0;
+}
+
 const void *daemon_config(const struct daemon *d)
 {
 	return __atomic_load_n(&d->cfg, __ATOMIC_ACQUIRE);

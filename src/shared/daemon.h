@@ -66,6 +66,12 @@ int daemon_main(const struct daemon_spec *spec, int argc, char **argv);
  * metrics and the admin endpoint (not yet started). Returns 0 or an error. */
 int daemon_runtime_create(struct daemon *d, const struct daemon_runtime *rt);
 
+/* From setup: a TCP listener for each of the n addresses with ops and ctx, each
+ * logged ("listening listener=WHAT address=… port=…"); a failure is logged and
+ * returned (-errno). */
+int daemon_listen_tcp(struct daemon *d, const struct cfg_addr *addrs, size_t n,
+		      const struct conn_ops *ops, void *ctx, const char *what);
+
 /* The running config (the daemon's struct, as schema describes it). On a worker it
  * stays valid until the callback returns; keep no pointer into it across callbacks. */
 const void *daemon_config(const struct daemon *d);

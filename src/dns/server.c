@@ -244,21 +244,30 @@ static void cache_stats(struct dns_worker *dw)
 	dw->evictions_seen = st->evictions;
 }
 
-/* Answer one query message; returns the answer length in dw->out + 2 (0: none). */
-static size_t handle(struct dns_worker *dw, const uint8_t *pkt, size_t len, bool tcp,
-		     const struct sockaddr *from)
+/* Parse one message into dw->q. Returns true when it is a query to answer; false
+ * when it is answered already (*n: the FORMERR answer's length in dw->out + 2) or
+ * dropped (*n = 0). */
+static bool parse(struct dns_worker *dw, const uint8_t *pkt, size_t len, size_t *n)
 {
-	struct dnsw_query *q = &dw->q;
-	uint8_t *out = dw->out + 2;
-	int ret = dnsw_parse_query(pkt, len, q);
+	int ret = dnsw_parse_query(pkt, len, &dw->q);
+	*n = 0;
 	if (ret == DNSW_DROP) {
 		metrics_inc(dw->m, DM_DROPPED);
-		return 0;
+		return false;
 	}
 	if (ret != 0) {
 		metrics_inc_at(dw->m, DM_RCODES, rcode_index(DNSW_RC_FORMERR));
-		return answer_formerr(q, out, TCP_MSG_MAX);
+		*n = answer_formerr(&dw->q, dw->out + 2, TCP_MSG_MAX);
+		return false;
 	}
+	return true;
+}
+
+/* Answer the query parse() left in dw->q; returns the answer length in dw->out + 2. */
+static size_t answer(struct dns_worker *dw, bool tcp, const struct sockaddr *from)
+{
+	struct dnsw_query *q = &dw->q;
+	uint8_t *out = dw->out + 2;
 	metrics_inc_at(dw->m, DM_QUERIES, (tcp ? 1u : 0u) * 13u + qtype_index(q->qtype));
 
 	uint8_t cookie[24];
@@ -305,7 +314,9 @@ static size_t handle(struct dns_worker *dw, const uint8_t *pkt, size_t len, bool
 static void udp_datagram(const struct udp_packet *p)
 {
 	struct dns_worker *dw = worker_data(p->worker);
-	size_t n = handle(dw, p->data, p->len, false, p->from);
+	size_t n;
+	if (parse(dw, p->data, p->len, &n))
+		n = answer(dw, false, p->from);
 	if (n > 0)
 		udp_send(p->sock, p->from, p->fromlen, dw->out + 2, n);
 }
@@ -340,12 +351,12 @@ static int axfr_emit(void *ctx, const uint8_t *msg, size_t len)
 }
 
 /* AXFR over TCP: the zone, to peers the zone's allow_transfer lists; REFUSED to the
- * others (as NSD and Knot answer). Returns true when the query was an AXFR. */
-static bool tcp_axfr(struct conn *c, struct dns_worker *dw, const uint8_t *msg, size_t len)
+ * others (as NSD and Knot answer). Takes the query parse() left in dw->q; returns true
+ * when it was an allowed AXFR, now queued on c. */
+static bool tcp_axfr(struct conn *c, struct dns_worker *dw)
 {
 	struct dnsw_query *q = &dw->q;
-	if (dnsw_parse_query(msg, len, q) != 0 || q->qtype != DNSW_T_AXFR ||
-	    q->opcode != DNSW_OP_QUERY || q->qclass != DNSW_CLASS_IN)
+	if (q->qtype != DNSW_T_AXFR || q->opcode != DNSW_OP_QUERY || q->qclass != DNSW_CLASS_IN)
 		return false;
 	uint8_t apex[DNSW_NAME_MAX];
 	const struct sockaddr *peer = conn_peer(c, NULL);
@@ -371,10 +382,12 @@ static bool tcp_axfr(struct conn *c, struct dns_worker *dw, const uint8_t *msg, 
 
 static void tcp_answer(struct conn *c, struct dns_worker *dw, const uint8_t *msg, size_t len)
 {
-	/* A quick look at the type before the full path: AXFR is served apart. */
-	if (len > 16 && tcp_axfr(c, dw, msg, len))
-		return;
-	size_t n = handle(dw, msg, len, true, conn_peer(c, NULL));
+	size_t n;
+	if (parse(dw, msg, len, &n)) {
+		if (tcp_axfr(c, dw))
+			return; /* an allowed AXFR is served apart */
+		n = answer(dw, true, conn_peer(c, NULL));
+	}
 	if (n == 0)
 		return;
 	dw->out[0] = (uint8_t)(n >> 8);

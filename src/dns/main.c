@@ -63,19 +63,39 @@ static double invalidate(struct zonedb_changes *ch)
 
 /* ---- zones -------------------------------------------------------------- */
 
+/* The apex of a configured zone as a lowercase wire name. Returns its length or
+ * AD_EPARSE/AD_ETOOBIG for a name that is not one. */
+static int zone_apex(const struct dns_zone_cfg *z, uint8_t apex[DNSW_NAME_MAX])
+{
+	uint8_t root = 0;
+	int len = dnsw_name_from_text(z->name, strlen(z->name), &root, apex);
+	if (len > 0)
+		dnsw_name_lower(apex, apex, (size_t)len);
+	return len;
+}
+
+/* The configured zone whose apex is apex, or NULL. */
+static const struct dns_zone_cfg *zone_cfg_for(const struct dns_cfg *cfg, const uint8_t *apex)
+{
+	for (size_t i = 0; i < cfg->zones_count; i++) {
+		uint8_t z[DNSW_NAME_MAX];
+		if (zone_apex(&cfg->zones[i], z) > 0 && dnsw_name_equal(z, apex))
+			return &cfg->zones[i];
+	}
+	return NULL;
+}
+
 static int load_zones(const struct dns_cfg *cfg, bool at_start)
 {
 	int failed = 0;
 	for (size_t i = 0; i < cfg->zones_count; i++) {
 		const struct dns_zone_cfg *z = &cfg->zones[i];
 		uint8_t apex[DNSW_NAME_MAX];
-		uint8_t root = 0;
-		if (dnsw_name_from_text(z->name, strlen(z->name), &root, apex) < 0) {
+		if (zone_apex(z, apex) < 0) {
 			log_error("zone name invalid", "zone=%s", z->name);
 			failed++;
 			continue;
 		}
-		dnsw_name_lower(apex, apex, dnsw_name_len(apex));
 		if (z->file == NULL)
 			continue;
 		char err[512];
@@ -107,14 +127,7 @@ static const struct dns_zone_cfg *zone_of(const struct dns_cfg *cfg, const uint8
 {
 	if (zonedb_find_zone(app.server.db, name, apex) != 0)
 		return NULL;
-	for (size_t i = 0; i < cfg->zones_count; i++) {
-		uint8_t z[DNSW_NAME_MAX];
-		uint8_t root = 0;
-		if (dnsw_name_from_text(cfg->zones[i].name, strlen(cfg->zones[i].name), &root, z) > 0 &&
-		    dnsw_name_equal(z, apex))
-			return &cfg->zones[i];
-	}
-	return NULL;
+	return zone_cfg_for(cfg, apex);
 }
 
 /* Claim or release name (lowercase wire) under its zone: the claim marker and the
@@ -261,27 +274,19 @@ static const struct loop_hooks dns_hooks = {
 
 static bool transfer_allowed(const uint8_t *apex, const struct sockaddr *peer)
 {
-	const struct dns_cfg *cfg = daemon_config(app.d);
-	for (size_t i = 0; i < cfg->zones_count; i++) {
-		const struct dns_zone_cfg *z = &cfg->zones[i];
-		uint8_t name[DNSW_NAME_MAX];
-		uint8_t root = 0;
-		if (dnsw_name_from_text(z->name, strlen(z->name), &root, name) <= 0 ||
-		    !dnsw_name_equal(name, apex))
+	const struct dns_zone_cfg *z = zone_cfg_for(daemon_config(app.d), apex);
+	for (size_t k = 0; z != NULL && k < z->allow_transfer_count; k++) {
+		const struct sockaddr_storage *a = &z->allow_transfer[k].addr;
+		if (a->ss_family != peer->sa_family)
 			continue;
-		for (size_t k = 0; k < z->allow_transfer_count; k++) {
-			const struct sockaddr_storage *a = &z->allow_transfer[k].addr;
-			if (a->ss_family != peer->sa_family)
-				continue;
-			if (a->ss_family == AF_INET &&
-			    memcmp(&((const struct sockaddr_in *)a)->sin_addr,
-				   &((const struct sockaddr_in *)peer)->sin_addr, 4) == 0)
-				return true;
-			if (a->ss_family == AF_INET6 &&
-			    memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-				   &((const struct sockaddr_in6 *)peer)->sin6_addr, 16) == 0)
-				return true;
-		}
+		if (a->ss_family == AF_INET &&
+		    memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+			   &((const struct sockaddr_in *)peer)->sin_addr, 4) == 0)
+			return true;
+		if (a->ss_family == AF_INET6 &&
+		    memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			   &((const struct sockaddr_in6 *)peer)->sin6_addr, 16) == 0)
+			return true;
 	}
 	return false;
 }

@@ -276,16 +276,7 @@ static bool transfer_allowed(const uint8_t *apex, const struct sockaddr *peer)
 {
 	const struct dns_zone_cfg *z = zone_cfg_for(daemon_config(app.d), apex);
 	for (size_t k = 0; z != NULL && k < z->allow_transfer_count; k++) {
-		const struct sockaddr_storage *a = &z->allow_transfer[k].addr;
-		if (a->ss_family != peer->sa_family)
-			continue;
-		if (a->ss_family == AF_INET &&
-		    memcmp(&((const struct sockaddr_in *)a)->sin_addr,
-			   &((const struct sockaddr_in *)peer)->sin_addr, 4) == 0)
-			return true;
-		if (a->ss_family == AF_INET6 &&
-		    memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-			   &((const struct sockaddr_in6 *)peer)->sin6_addr, 16) == 0)
+		if (sockaddr_equal_ip((const struct sockaddr *)&z->allow_transfer[k].addr, peer))
 			return true;
 	}
 	return false;

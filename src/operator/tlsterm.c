@@ -27,6 +27,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "clock.h"
 #include "error.h"
 #include "tlsterm.h"
 
@@ -362,12 +363,6 @@ static int no_password(char *buf, int size, int rwflag, void *u)
 	return 0; /* an encrypted key fails to load instead of prompting on a tty */
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* A fresh current key; the current one becomes the previous. Key lock held. */
 static void keys_rotate_locked(struct tlsterm_ctx *t, uint64_t now)
@@ -426,7 +421,7 @@ static int on_ticket(SSL *ssl, unsigned char key_name[16], unsigned char *iv,
 	int ret = 0;
 
 	pthread_mutex_lock(&t->key_lock);
-	keys_age_locked(t, now_ms());
+	keys_age_locked(t, clock_ms());
 	if (enc) {
 		k = t->keys[0];
 		ret = k.valid ? 1 : -1;
@@ -665,7 +660,7 @@ int tlsterm_ctx_create(const struct tlsterm_config *cfg, struct tlsterm_ctx **ou
 		ret = config_error(err, errlen, "cipher", "AES-256-CBC");
 		goto finish;
 	}
-	keys_rotate_locked(t, now_ms());
+	keys_rotate_locked(t, clock_ms());
 	if (!t->keys[0].valid) {
 		ret = config_error(err, errlen, "ticket key", "generation");
 		goto finish;
@@ -710,7 +705,7 @@ int tlsterm_ctx_reload(struct tlsterm_ctx *t, const struct tlsterm_config *cfg, 
 void tlsterm_ctx_rotate_tickets(struct tlsterm_ctx *t)
 {
 	pthread_mutex_lock(&t->key_lock);
-	keys_rotate_locked(t, now_ms());
+	keys_rotate_locked(t, clock_ms());
 	pthread_mutex_unlock(&t->key_lock);
 }
 

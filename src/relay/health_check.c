@@ -15,16 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "error.h"
 #include "health_check.h"
 #include "sockaddr.h"
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static double mono_s(void)
 {
@@ -249,7 +244,7 @@ int hc_init(struct hc_check *c, const struct healthd_check_cfg *cfg, char *err, 
 static int wait_fd(int fd, short events, uint64_t deadline)
 {
 	for (;;) {
-		uint64_t now = mono_ms();
+		uint64_t now = clock_ms();
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		struct pollfd p = { .fd = fd, .events = events };
@@ -380,7 +375,7 @@ static int run_dns(const struct hc_check *c, uint64_t deadline, char *why, size_
 	if (fd < 0)
 		return fd;
 	if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != (ssize_t)sizeof(id))
-		id = (uint16_t)mono_ms();
+		id = (uint16_t)clock_ms();
 	memcpy(q, c->query, c->query_len);
 	q[0] = (uint8_t)(id >> 8);
 	q[1] = (uint8_t)id;
@@ -415,7 +410,7 @@ finish:
 int hc_run(const struct hc_check *c, char *why, size_t whylen, double *elapsed_s)
 {
 	double start = mono_s();
-	uint64_t deadline = mono_ms() + c->timeout_ms;
+	uint64_t deadline = clock_ms() + c->timeout_ms;
 	int ret;
 	whyf(why, whylen, "ok");
 	switch (c->type) {

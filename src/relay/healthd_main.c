@@ -29,6 +29,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "clock.h"
 #include "error.h"
 #include "health_check.h"
 #include "healthd.h"
@@ -114,12 +115,6 @@ struct hd {
 	char status[STATUS_MAX];
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void usage(FILE *out)
 {
@@ -278,7 +273,7 @@ static int send_commands(struct hd *hd, const struct healthd_actions *a)
 				hd->pcount--;
 			}
 			if (hd->pcount == 0)
-				hd->pending_since = mono_ms();
+				hd->pending_since = clock_ms();
 			unsigned slot = (hd->phead + hd->pcount) % PENDING_MAX;
 			snprintf(hd->pending[slot], HEALTHD_CMD_MAX, "%.*s", (int)l, line);
 			hd->pcount++;
@@ -301,7 +296,7 @@ static void on_reply(struct hd *hd, bool done)
 	}
 	hd->phead = (hd->phead + 1) % PENDING_MAX;
 	hd->pcount--;
-	hd->pending_since = mono_ms();
+	hd->pending_since = clock_ms();
 }
 
 /* One line from ExaBGP. Returns 1 when ExaBGP shuts down, else 0. */
@@ -355,9 +350,9 @@ static int read_stdin(struct hd *hd)
  * and applied them before our end of the pipes closes. */
 static void await_replies(struct hd *hd)
 {
-	uint64_t deadline = mono_ms() + 2000;
+	uint64_t deadline = clock_ms() + 2000;
 	while (hd->pcount > 0) {
-		uint64_t now = mono_ms();
+		uint64_t now = clock_ms();
 		if (now >= deadline) {
 			log_warn("exabgp, no reply to the last commands", "pending=%u", hd->pcount);
 			return;
@@ -442,7 +437,7 @@ static int run(struct hd *hd)
 	int status = 1, ret;
 	if (act == NULL)
 		goto finish;
-	uint64_t now = mono_ms();
+	uint64_t now = clock_ms();
 	if (healthd_create(&hd->params, now, &hd->m, err, sizeof(err)) != 0) {
 		log_error("configuration invalid", "error=\"%s\"", err);
 		goto finish;
@@ -471,7 +466,7 @@ static int run(struct hd *hd)
 
 	bool terminate = false, stdin_open = true;
 	for (;;) {
-		now = mono_ms();
+		now = clock_ms();
 		uint64_t wake = healthd_next_wake(hd->m);
 		int timeout = terminate || wake <= now ? 0 : (int)(wake - now > 1000 ? 1000 : wake - now);
 		struct pollfd fds[2] = {
@@ -503,7 +498,7 @@ static int run(struct hd *hd)
 				goto finish;
 			}
 		}
-		now = mono_ms();
+		now = clock_ms();
 		if (!terminate && now < healthd_next_wake(hd->m))
 			goto acks;
 		struct healthd_input in = { .terminate = terminate };
@@ -512,7 +507,7 @@ static int run(struct hd *hd)
 		if (!terminate && !in.disabled && healthd_check_due(hd->m, now)) {
 			in.result = run_checks(hd);
 			checked = true;
-			now = mono_ms();
+			now = clock_ms();
 		}
 		terminate = false;
 		healthd_step(hd->m, &in, now, act);
@@ -535,7 +530,7 @@ static int run(struct hd *hd)
 			goto finish;
 		}
 acks:
-		if (hd->pcount > 0 && mono_ms() - hd->pending_since > ACK_TIMEOUT_MS) {
+		if (hd->pcount > 0 && clock_ms() - hd->pending_since > ACK_TIMEOUT_MS) {
 			if (!hd->ack_warned)
 				log_warn("exabgp, no reply to our commands (is exabgp.api.ack off?)",
 					 "pending=%u", hd->pcount);

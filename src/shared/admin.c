@@ -28,6 +28,7 @@
 
 #include "admin.h"
 #include "admin_http.h"
+#include "clock.h"
 #include "error.h"
 #include "log.h"
 #include "metrics.h"
@@ -155,12 +156,6 @@ struct admin {
 	uint16_t port; /* atomic */
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- growable strings ---- */
 
@@ -326,7 +321,7 @@ void admin_set_state(struct admin *a, enum admin_state state)
 	if (a == NULL)
 		return;
 	if (state == ADMIN_SERVING && __atomic_load_n(&a->state, __ATOMIC_RELAXED) != ADMIN_SERVING)
-		__atomic_store_n(&a->serving_since, now_ms(), __ATOMIC_RELAXED);
+		__atomic_store_n(&a->serving_since, (int64_t)clock_ms(), __ATOMIC_RELAXED);
 	__atomic_store_n(&a->state, (int)state, __ATOMIC_RELEASE);
 }
 
@@ -403,7 +398,7 @@ static int route_healthz(const struct admin_request *req, struct admin_response 
 	enum admin_state state = admin_get_state(a);
 	char reason[REASON_MAX + 1];
 
-	sample_heartbeats(a, now_ms());
+	sample_heartbeats(a, (int64_t)clock_ms());
 	pthread_mutex_lock(&a->lock);
 	memcpy(reason, a->reason, sizeof(reason));
 	pthread_mutex_unlock(&a->lock);
@@ -1003,7 +998,7 @@ static void *admin_main(void *arg)
 	int64_t next_sample = 0;
 
 	for (;;) {
-		int64_t now = now_ms();
+		int64_t now = (int64_t)clock_ms();
 		if (now >= next_sample) {
 			sample_heartbeats(a, now);
 			next_sample = now + SAMPLE_MS;
@@ -1039,7 +1034,7 @@ static void *admin_main(void *arg)
 			nanosleep(&pause, NULL);
 			continue;
 		}
-		now = now_ms();
+		now = (int64_t)clock_ms();
 		if (r > 0 && a->pfds[0].revents != 0)
 			break;
 		for (nfds_t i = first_conn; r > 0 && i < n; i++)

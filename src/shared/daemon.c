@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "clock.h"
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
@@ -357,10 +358,28 @@ int daemon_main(const struct daemon_spec *spec, int argc, char **argv)
 	log_info("started", "daemon=%s version=%s workers=%u admin_port=%u", spec->name,
 		 AIRDRESS_VERSION, loop_workers(d.loop), admin_port(d.admin));
 
+	unsigned tick_ms = spec->control_tick_ms ? spec->control_tick_ms : 1000;
+	uint64_t next_tick = clock_ms() + tick_ms;
 	for (;;) {
 		int sig = 0;
-		if (sigwait(&sigs, &sig) != 0)
-			continue;
+		if (spec->control_tick == NULL) {
+			if (sigwait(&sigs, &sig) != 0)
+				continue;
+		} else {
+			uint64_t now = clock_ms();
+			if (now >= next_tick) {
+				spec->control_tick(&d);
+				/* A slow tick delays the next one rather than bunching them. */
+				next_tick = clock_ms() + tick_ms;
+				continue;
+			}
+			uint64_t wait = next_tick - now;
+			struct timespec ts = { .tv_sec = (time_t)(wait / 1000),
+					       .tv_nsec = (long)(wait % 1000) * 1000000L };
+			sig = sigtimedwait(&sigs, NULL, &ts);
+			if (sig < 0)
+				continue; /* EAGAIN: time for a tick; EINTR */
+		}
 		if (sig == SIGHUP) {
 			daemon_reload(&d);
 			continue;

@@ -47,6 +47,12 @@ struct daemon_spec {
 	int (*reload)(struct daemon *d, const void *fresh);
 	/* Optional: after the workers have stopped; free the daemon's state. */
 	void (*teardown)(struct daemon *d);
+	/* Optional: called on the main thread (the control thread, which also runs
+	 * setup, reload and teardown) about every control_tick_ms while the daemon
+	 * serves: periodic control work such as watching a tunnel. It may block for a
+	 * while (signals wait meanwhile); it never runs concurrently with reload. */
+	void (*control_tick)(struct daemon *d);
+	unsigned control_tick_ms;   /* 0 with a control_tick: 1000 */
 	/* The daemon says ready itself (daemon_set_ready) once its data is loaded;
 	 * otherwise /readyz is ready as soon as the workers run. */
 	bool manual_ready;

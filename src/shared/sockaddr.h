@@ -12,6 +12,7 @@
 #ifndef AIRDRESS_SOCKADDR_H
 #define AIRDRESS_SOCKADDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <net/if.h>
@@ -43,6 +44,10 @@ int sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t 
  * zone), into buf: for prefixes ("ADDR/128") and headers. INET6_ADDRSTRLEN bytes are
  * always enough. Returns 0, AD_ENOSPACE, -EAFNOSUPPORT or -EINVAL as sockaddr_format(). */
 int sockaddr_format_ip(const struct sockaddr *sa, char *buf, size_t size);
+
+/* true when a and b are of the same family (AF_INET or AF_INET6) and hold the same
+ * address; ports, flow labels and scope ids are not compared. */
+bool sockaddr_equal_ip(const struct sockaddr *a, const struct sockaddr *b);
 
 /* The port of an AF_INET or AF_INET6 address in host order; 0 for other families. */
 uint16_t sockaddr_port(const struct sockaddr *sa);

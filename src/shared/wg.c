@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "error.h"
 #include "log.h"
 #include "sockaddr.h"
@@ -107,12 +108,6 @@ static int prefix_list_valid(const char *text)
 	}
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(long ms)
 {
@@ -125,14 +120,14 @@ static void sleep_ms(long ms)
  * it still runs, -errno if it cannot be waited for (not our child). */
 static int wait_bounded(pid_t pid, int *status, long timeout_ms)
 {
-	long long end = now_ms() + timeout_ms;
+	long long end = (long long)clock_ms() + timeout_ms;
 	for (;;) {
 		pid_t r = waitpid(pid, status, WNOHANG);
 		if (r == pid)
 			return 1;
 		if (r < 0 && errno != EINTR)
 			return -errno;
-		if (now_ms() >= end)
+		if ((long long)clock_ms() >= end)
 			return 0;
 		sleep_ms(10);
 	}
@@ -162,15 +157,39 @@ static void one_line(char *s)
 			*p = ';';
 }
 
+/* Append what fd has to buf (up to size - 1 bytes, NUL-terminated, the rest read and
+ * dropped). Returns false at EOF or on an error. */
+static bool read_some(int fd, char *buf, size_t size, size_t *len)
+{
+	char tmp[1024];
+	ssize_t r = read(fd, tmp, sizeof(tmp));
+	if (r < 0 && errno == EINTR)
+		return true;
+	if (r <= 0)
+		return false;
+	size_t keep = size - 1 - *len;
+	if ((size_t)r < keep)
+		keep = (size_t)r;
+	memcpy(buf + *len, tmp, keep);
+	*len += keep;
+	buf[*len] = '\0';
+	return true;
+}
+
 /*
- * Run argv (searched in PATH), stdin/stdout on /dev/null, stderr captured. Returns 0
- * when it exits 0; else an error with err = "COMMAND: STDERR" (err may be NULL).
- * quiet: do not log the failure (probes whose failure is expected).
+ * Run argv (searched in PATH), stdin on /dev/null, stderr captured; stdout into
+ * stdout_buf (stdout_size bytes, NUL-terminated; what does not fit is dropped) or,
+ * without a buffer, to /dev/null. Returns 0 when it exits 0; else an error with
+ * err = "COMMAND: STDERR" (err may be NULL). quiet: do not log the failure (probes
+ * whose failure is expected).
  */
-static int wg_run(char *const argv[], char *err, size_t errlen, bool quiet)
+static int wg_run_capture(char *const argv[], char *stdout_buf, size_t stdout_size, char *err,
+			  size_t errlen, bool quiet)
 {
 	int ret = 0, status = 0;
 	int pipefd[2] = { -1, -1 };
+	int outfd[2] = { -1, -1 };
+	size_t stdout_len = 0;
 	pid_t pid = -1;
 	bool fa_init = false;
 	posix_spawn_file_actions_t fa;
@@ -183,13 +202,21 @@ static int wg_run(char *const argv[], char *err, size_t errlen, bool quiet)
 		ret = -errno;
 		goto finish;
 	}
+	if (stdout_buf != NULL) {
+		if (stdout_size == 0 || pipe2(outfd, O_CLOEXEC) != 0) {
+			ret = stdout_size == 0 ? -EINVAL : -errno;
+			goto finish;
+		}
+		stdout_buf[0] = '\0';
+	}
 	ret = -posix_spawn_file_actions_init(&fa);
 	if (ret != 0)
 		goto finish;
 	fa_init = true;
 	ret = -posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	if (ret == 0)
-		ret = -posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+		ret = outfd[1] >= 0 ? -posix_spawn_file_actions_adddup2(&fa, outfd[1], 1)
+				    : -posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	if (ret == 0)
 		ret = -posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
 	if (ret != 0)
@@ -202,33 +229,30 @@ static int wg_run(char *const argv[], char *err, size_t errlen, bool quiet)
 	}
 	close(pipefd[1]);
 	pipefd[1] = -1;
+	if (outfd[1] >= 0) {
+		close(outfd[1]);
+		outfd[1] = -1;
+	}
 
-	/* Read stderr until EOF or the deadline; keep what fits. */
-	long long end = now_ms() + WG_CMD_TIMEOUT_MS;
-	for (;;) {
-		long long left = end - now_ms();
+	/* Read stderr (and stdout) until EOF or the deadline; keep what fits. */
+	long long end = (long long)clock_ms() + WG_CMD_TIMEOUT_MS;
+	struct pollfd p[2] = { { .fd = pipefd[0], .events = POLLIN },
+			       { .fd = outfd[0], .events = POLLIN } };
+	while (p[0].fd >= 0 || p[1].fd >= 0) {
+		long long left = end - (long long)clock_ms();
 		if (left <= 0)
 			break;
-		struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
-		int n = poll(&p, 1, (int)left);
+		int n = poll(p, 2, (int)left); /* a negative fd is ignored */
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		char tmp[256];
-		ssize_t r = read(pipefd[0], tmp, sizeof(tmp));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		size_t keep = sizeof(out) - 1 - out_len;
-		if ((size_t)r < keep)
-			keep = (size_t)r;
-		memcpy(out + out_len, tmp, keep);
-		out_len += keep;
-		out[out_len] = '\0';
+		if (p[0].revents && !read_some(p[0].fd, out, sizeof(out), &out_len))
+			p[0].fd = -1;
+		if (p[1].revents && !read_some(p[1].fd, stdout_buf, stdout_size, &stdout_len))
+			p[1].fd = -1;
 	}
-	long left = (long)(end - now_ms());
+	long left = (long)(end - (long long)clock_ms());
 	int w = wait_bounded(pid, &status, left > 0 ? left : 0);
 	if (w == 0) {
 		kill(pid, SIGKILL);
@@ -262,6 +286,10 @@ finish:
 		close(pipefd[0]);
 	if (pipefd[1] >= 0)
 		close(pipefd[1]);
+	if (outfd[0] >= 0)
+		close(outfd[0]);
+	if (outfd[1] >= 0)
+		close(outfd[1]);
 	if (ret != 0) {
 		if (out[0] == '\0')
 			snprintf(out, sizeof(out), "%s", airdress_strerror(ret));
@@ -275,6 +303,11 @@ finish:
 		}
 	}
 	return ret;
+}
+
+static int wg_run(char *const argv[], char *err, size_t errlen, bool quiet)
+{
+	return wg_run_capture(argv, NULL, 0, err, errlen, quiet);
 }
 
 /* Start wireguard-go NAME in the foreground, output on our stderr. Waits until the
@@ -319,7 +352,7 @@ static int wg_go_start(const char *name, pid_t *pid_out, char *err, size_t errle
 		goto finish;
 	}
 
-	long long end = now_ms() + WG_START_TIMEOUT_MS;
+	long long end = (long long)clock_ms() + WG_START_TIMEOUT_MS;
 	for (;;) {
 		if (if_nametoindex(name) != 0)
 			break;
@@ -331,7 +364,7 @@ static int wg_go_start(const char *name, pid_t *pid_out, char *err, size_t errle
 				 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 			goto finish;
 		}
-		if (now_ms() >= end) {
+		if ((long long)clock_ms() >= end) {
 			ret = -ETIMEDOUT;
 			snprintf(err, errlen, "wireguard-go %s: interface not created within %d ms",
 				 name, WG_START_TIMEOUT_MS);
@@ -342,7 +375,7 @@ static int wg_go_start(const char *name, pid_t *pid_out, char *err, size_t errle
 	/* The interface appears before the UAPI socket that `wg` needs: wait for it too. */
 	char sock[128];
 	snprintf(sock, sizeof(sock), "/var/run/wireguard/%s.sock", name);
-	while (access(sock, F_OK) != 0 && now_ms() < end)
+	while (access(sock, F_OK) != 0 && (long long)clock_ms() < end)
 		sleep_ms(20);
 	*pid_out = pid;
 	pid = -1;
@@ -376,9 +409,9 @@ static void wg_go_stop(pid_t pid, const char *name)
 /* Wait (bounded) until no interface is called name any more. */
 static int wait_gone(const char *name, long timeout_ms)
 {
-	long long end = now_ms() + timeout_ms;
+	long long end = (long long)clock_ms() + timeout_ms;
 	while (if_nametoindex(name) != 0) {
-		if (now_ms() >= end)
+		if ((long long)clock_ms() >= end)
 			return -ETIMEDOUT;
 		sleep_ms(20);
 	}
@@ -547,6 +580,49 @@ int wg_peer_remove(struct wg_iface *w, const char *public_key_b64)
 	if (ret == 0)
 		log_info("wireguard peer removed", "interface=%s peer=%s", w->name,
 			 public_key_b64);
+	return ret;
+}
+
+int wg_peer_stats(struct wg_iface *w, const char *public_key_b64, struct wg_peer_stats *out)
+{
+	if (w == NULL || out == NULL || !wg_key_valid(public_key_b64))
+		return AD_EPARSE;
+	/* One line per peer, tab-separated: public-key preshared-key endpoint allowed-ips
+	 * latest-handshake transfer-rx transfer-tx persistent-keepalive. The first line is
+	 * the interface's own and holds its private key: the buffer is wiped after use. */
+	char dump[8192];
+	char *argv[] = { "wg", "show", w->name, "dump", NULL };
+	int ret = wg_run_capture(argv, dump, sizeof(dump), NULL, 0, true);
+	if (ret != 0) {
+		explicit_bzero(dump, sizeof(dump));
+		return ret;
+	}
+	ret = -ENOENT;
+	char *save = NULL;
+	char *line = strtok_r(dump, "\n", &save);
+	for (line = line ? strtok_r(NULL, "\n", &save) : NULL; line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *f[8], *fs = NULL;
+		size_t n = 0;
+		for (char *t = strtok_r(line, "\t", &fs); t != NULL && n < 8; t = strtok_r(NULL, "\t", &fs))
+			f[n++] = t;
+		if (n != 8 || strcmp(f[0], public_key_b64) != 0)
+			continue;
+		char *end1, *end2, *end3;
+		memset(out, 0, sizeof(*out));
+		out->latest_handshake = strtoll(f[4], &end1, 10);
+		out->rx_bytes = strtoull(f[5], &end2, 10);
+		out->tx_bytes = strtoull(f[6], &end3, 10);
+		if (*end1 || *end2 || *end3) {
+			ret = AD_EPARSE;
+			break;
+		}
+		if (strcmp(f[2], "(none)") != 0)
+			snprintf(out->endpoint, sizeof(out->endpoint), "%s", f[2]);
+		ret = 0;
+		break;
+	}
+	explicit_bzero(dump, sizeof(dump));
 	return ret;
 }
 

@@ -76,6 +76,18 @@ int wg_peer_remove(struct wg_iface *w, const char *public_key_b64);
 int wg_peer_set_endpoint(struct wg_iface *w, const char *public_key_b64, const char *allowed_ip,
 			 const char *endpoint, unsigned keepalive_s);
 
+/* What WireGuard reports about one peer (`wg show IFACE dump`). */
+struct wg_peer_stats {
+	long long latest_handshake; /* unix seconds; 0: never */
+	unsigned long long rx_bytes, tx_bytes;
+	char endpoint[64];          /* "203.0.113.10:51820", or "" when unknown */
+};
+
+/* Read the peer's counters. Returns 0, -ENOENT when the interface has no such peer,
+ * AD_EPARSE for a bad key or unreadable output, or a command error (not logged: the
+ * caller polls this and decides what is worth a log line). */
+int wg_peer_stats(struct wg_iface *w, const char *public_key_b64, struct wg_peer_stats *out);
+
 /* 1 if the interface exists and, in userspace mode, wireguard-go still runs; else 0. */
 int wg_iface_alive(const struct wg_iface *w);
 

@@ -166,3 +166,21 @@ Test(sockaddr, format_ip_writes_the_address_alone)
 	ss.ss_family = AF_UNIX;
 	cr_assert_eq(sockaddr_format_ip((struct sockaddr *)&ss, buf, sizeof(buf)), -EAFNOSUPPORT);
 }
+
+Test(sockaddr, equal_ip)
+{
+	struct sockaddr_storage a, b, c, d;
+	socklen_t len;
+	cr_assert_eq(sockaddr_parse("[fd61:6972::1]:80", &a, &len), 0);
+	cr_assert_eq(sockaddr_parse("[fd61:6972::1]:0", &b, &len), 0);
+	cr_assert_eq(sockaddr_parse("[fd61:6972::2]:80", &c, &len), 0);
+	cr_assert_eq(sockaddr_parse("10.0.0.1:80", &d, &len), 0);
+	cr_assert(sockaddr_equal_ip((struct sockaddr *)&a, (struct sockaddr *)&b), "ports differ only");
+	cr_assert_not(sockaddr_equal_ip((struct sockaddr *)&a, (struct sockaddr *)&c));
+	cr_assert_not(sockaddr_equal_ip((struct sockaddr *)&a, (struct sockaddr *)&d), "families");
+	cr_assert_eq(sockaddr_parse("10.0.0.1:53", &b, &len), 0);
+	cr_assert(sockaddr_equal_ip((struct sockaddr *)&d, (struct sockaddr *)&b));
+	cr_assert_eq(sockaddr_parse("10.0.0.2:80", &b, &len), 0);
+	cr_assert_not(sockaddr_equal_ip((struct sockaddr *)&d, (struct sockaddr *)&b));
+	cr_assert_not(sockaddr_equal_ip(NULL, (struct sockaddr *)&b));
+}

@@ -19,8 +19,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
@@ -28,10 +30,10 @@
 #include "proxy.h"
 #include "sockaddr.h"
 #include "tlsterm.h"
-#include "wg.h"
+#include "tunnel.h"
 
 static struct op_shared shared;
-static struct wg_iface *tunnel;
+static struct tunnel *tunnel;
 static struct op_listener http_listener = { .tls = false, .shared = &shared };
 static struct op_listener tls_listener = { .tls = true, .shared = &shared };
 
@@ -75,41 +77,50 @@ static bool routes_end_in_catch_all(const struct op_cfg *cfg)
 	return true;
 }
 
-/* Bring up the tunnel to the relay before binding on its address. */
-static int tunnel_up(const struct op_tunnel_cfg *t)
+/* GET /v1/status: what `airdress-operator status` prints, one "key: value" per line. */
+static int status_route(const struct admin_request *req, struct admin_response *resp, void *ctx)
 {
-	char addr[SOCKADDR_STRLEN + 8], ip[SOCKADDR_STRLEN], relay[SOCKADDR_STRLEN + 8],
-		endpoint[SOCKADDR_STRLEN];
-	sockaddr_format_ip((const struct sockaddr *)&t->address.addr.addr, ip, sizeof(ip));
-	snprintf(addr, sizeof(addr), "%s/%u", ip, t->address.prefixlen);
-	sockaddr_format_ip((const struct sockaddr *)&t->relay_address.addr, ip, sizeof(ip));
-	snprintf(relay, sizeof(relay), "%s/%d", ip, t->relay_address.addr.ss_family == AF_INET6 ? 128 : 32);
-	sockaddr_format((const struct sockaddr *)&t->relay_endpoint.addr, t->relay_endpoint.len,
-			endpoint, sizeof(endpoint));
-	static const enum wg_mode modes[] = { WG_MODE_AUTO, WG_MODE_KERNEL, WG_MODE_USERSPACE };
-	struct wg_settings ws = {
-		.interface = t->interface,
-		.private_key_file = t->private_key_file,
-		.listen_port = t->listen_port,
-		.address = addr,
-		.userspace = modes[t->userspace],
-	};
-	char err[512];
-	tunnel = wg_iface_up(&ws, err, sizeof(err));
+	(void)req;
+	const struct op_cfg *cfg = daemon_config(ctx);
+	int ret = 0;
+#define LINE(...) (ret |= admin_response_printf(resp, __VA_ARGS__))
 	if (tunnel == NULL) {
-		char q[sizeof(err) + 16];
-		log_error("tunnel not created", "interface=%s error=%s", t->interface,
-			  log_quote(q, sizeof(q), err));
-		return AD_ECONFIG;
+		LINE("tunnel: none\n");
+	} else {
+		struct tunnel_status st;
+		tunnel_status(tunnel, &st);
+		long long now = (long long)time(NULL);
+		LINE("tunnel: %s\n", tunnel_state_name(st.state));
+		LINE("interface: %s (%s)\n", st.interface, st.userspace ? "wireguard-go" : "kernel");
+		LINE("address: %s\n", st.address);
+		LINE("relay: %s\n", st.relay);
+		LINE("endpoint: %s\n", st.endpoint[0] ? st.endpoint : "none");
+		if (st.last_handshake > 0)
+			LINE("latest handshake: %lld s ago\n", now - st.last_handshake);
+		else
+			LINE("latest handshake: never\n");
+		if (st.last_rtt_us >= 0)
+			LINE("probe rtt: %lld us\n", st.last_rtt_us);
+		LINE("transfer: %llu B received, %llu B sent\n", st.rx_bytes, st.tx_bytes);
+		LINE("probes lost: %llu, fresh handshakes: %llu, restarts: %llu\n",
+		     (unsigned long long)st.probes_lost, (unsigned long long)st.rehandshakes,
+		     (unsigned long long)st.restarts);
 	}
-	int ret = wg_peer_set_endpoint(tunnel, t->relay_public_key, relay, endpoint,
-				       (unsigned)(t->keepalive / 1000));
-	if (ret != 0) {
-		log_error("tunnel peer not set", "relay=%s error=\"%s\"", endpoint, airdress_strerror(ret));
-		return ret;
+	for (size_t i = 0; i < cfg->names_count; i++)
+		LINE("name: %s\n", cfg->names[i]);
+	for (size_t i = 0; i < cfg->routes_count; i++) {
+		const struct op_route_cfg *r = &cfg->routes[i];
+		LINE("route: host=%s path=%s service=%s\n", r->host ? r->host : "*",
+		     r->path ? r->path : "/", r->service);
 	}
-	log_info("tunnel up", "interface=%s address=%s relay=%s", t->interface, addr, endpoint);
-	return 0;
+#undef LINE
+	return ret ? -ENOMEM : 0;
+}
+
+static void op_control_tick(struct daemon *d)
+{
+	const struct op_cfg *cfg = daemon_config(d);
+	tunnel_tick(tunnel, &cfg->tunnel);
 }
 
 static int op_setup(struct daemon *d)
@@ -117,8 +128,6 @@ static int op_setup(struct daemon *d)
 	const struct op_cfg *cfg = daemon_config(d);
 	shared.d = d;
 	if (!routes_end_in_catch_all(cfg))
-		return AD_ECONFIG;
-	if (cfg->tunnel_present && tunnel_up(&cfg->tunnel) != 0)
 		return AD_ECONFIG;
 	if (cfg->certificates_count > 0) {
 		struct tlsterm_cert *certs = NULL;
@@ -151,6 +160,14 @@ static int op_setup(struct daemon *d)
 	int ret = daemon_runtime_create(d, &rt);
 	if (ret != 0)
 		return ret;
+	admin_route_add(daemon_admin(d), "GET", "/v1/status", ADMIN_ROUTE_EXACT, status_route, d);
+	/* The tunnel comes up before the listeners bind on its address. */
+	if (cfg->tunnel_present) {
+		tunnel = tunnel_start(&cfg->tunnel, daemon_admin(d),
+				      metrics_control_slots(daemon_metrics(d)));
+		if (tunnel == NULL)
+			return AD_ECONFIG;
+	}
 	if ((ret = daemon_listen_tcp(d, cfg->listen_http, cfg->listen_http_count,
 				     &op_client_ops, &http_listener, "http")))
 		return ret;
@@ -184,7 +201,7 @@ static void op_teardown(struct daemon *d)
 {
 	tlsterm_ctx_destroy(shared.tls);
 	shared.tls = NULL;
-	wg_iface_down(tunnel);
+	tunnel_stop(tunnel);
 	tunnel = NULL;
 }
 
@@ -199,6 +216,8 @@ static const struct daemon_spec op_spec = {
 	.setup = op_setup,
 	.reload = op_reload,
 	.teardown = op_teardown,
+	.control_tick = op_control_tick,
+	.control_tick_ms = 100,
 };
 
 /* ---- keygen ------------------------------------------------------------- */
@@ -264,6 +283,41 @@ static int cmd_keygen(int argc, char **argv)
 
 /* ---- status ------------------------------------------------------------- */
 
+/* GET path from the admin endpoint at a; the body into body (NUL-terminated, cut to
+ * size). Returns the HTTP status, or -errno when there was no answer. */
+static int admin_get(const struct cfg_addr *a, const char *path, char *body, size_t size)
+{
+	int fd = socket(a->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int ret = -ECONNREFUSED;
+	char req[256], resp[8192];
+	size_t n = 0;
+	if (connect(fd, (const struct sockaddr *)&a->addr, a->len) != 0) {
+		ret = -errno;
+		goto out;
+	}
+	int len = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: operator\r\n"
+			   "Connection: close\r\n\r\n", path);
+	if (write(fd, req, (size_t)len) != len)
+		goto out;
+	/* The admin endpoint closes after every answer: read to EOF, bounded. */
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	while (n < sizeof(resp) - 1 && poll(&pfd, 1, 3000) > 0) {
+		ssize_t r = read(fd, resp + n, sizeof(resp) - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	resp[n] = '\0';
+	const char *start = strstr(resp, "\r\n\r\n");
+	snprintf(body, size, "%s", start ? start + 4 : "");
+	ret = strncmp(resp, "HTTP/1.1 ", 9) == 0 ? atoi(resp + 9) : -EPROTO;
+out:
+	close(fd);
+	return ret;
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	const char *path = op_spec.default_config;
@@ -282,36 +336,20 @@ static int cmd_status(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	const struct cfg_addr *a = &cfg.admin.listen;
-	int fd = socket(a->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int status = 1;
-	char text[SOCKADDR_STRLEN];
-	sockaddr_format((const struct sockaddr *)&a->addr, a->len, text, sizeof(text));
-	if (fd < 0 || connect(fd, (const struct sockaddr *)&a->addr, a->len) != 0) {
-		printf("operator: not running (admin %s: %s)\n", text, strerror(errno));
-		goto out;
+	char text[SOCKADDR_STRLEN], health[512], status[4096];
+	sockaddr_format((const struct sockaddr *)&cfg.admin.listen.addr, cfg.admin.listen.len, text,
+			sizeof(text));
+	int code = admin_get(&cfg.admin.listen, "/healthz", health, sizeof(health));
+	if (code < 0) {
+		printf("operator: not running (admin %s: %s)\n", text, strerror(-code));
+		cfg_free(&op_schema, &cfg);
+		return 1;
 	}
-	const char req[] = "GET /healthz HTTP/1.1\r\nHost: operator\r\nConnection: close\r\n\r\n";
-	if (write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1))
-		goto out;
-	char resp[1024];
-	size_t n = 0;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	while (n < sizeof(resp) - 1 && poll(&pfd, 1, 3000) > 0) {
-		ssize_t r = read(fd, resp + n, sizeof(resp) - 1 - n);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	resp[n] = '\0';
-	const char *body = strstr(resp, "\r\n\r\n");
-	printf("operator: %s (admin %s)\n", body ? body + 4 : "no answer", text);
-	status = strncmp(resp, "HTTP/1.1 200", 12) == 0 ? 0 : 1;
-out:
-	if (fd >= 0)
-		close(fd);
+	printf("operator: %s", health[0] ? health : "no answer\n");
+	if (admin_get(&cfg.admin.listen, "/v1/status", status, sizeof(status)) == 200)
+		fputs(status, stdout);
 	cfg_free(&op_schema, &cfg);
-	return status;
+	return code == 200 ? 0 : 1;
 }
 
 static void usage(FILE *out)

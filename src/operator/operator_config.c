@@ -53,6 +53,18 @@ static const struct cfg_item tunnel_items[] = {
 	{ .key = "userspace", .type = CFG_ENUM, .offset = offsetof(struct op_tunnel_cfg, userspace),
 	  .enums = userspace_values, .def = "auto",
 	  .doc = "auto: wireguard-go when the kernel lacks WireGuard; yes; no" },
+	{ .key = "probe_interval", .type = CFG_DURATION,
+	  .offset = offsetof(struct op_tunnel_cfg, probe_interval), .min = 0, .max = 60000,
+	  .def = "500ms", .reload = true,
+	  .doc = "ICMP echo to relay_address this often; 0: no probes" },
+	{ .key = "probe_misses", .type = CFG_UINT, .offset = offsetof(struct op_tunnel_cfg, probe_misses),
+	  .min = 1, .max = 100, .def = "3",
+	  .reload = true,
+	  .doc = "unanswered probes in a row that force a fresh handshake" },
+	{ .key = "dead_after", .type = CFG_DURATION, .offset = offsetof(struct op_tunnel_cfg, dead_after),
+	  .min = 1000, .max = 86400000, .def = "180s",
+	  .reload = true,
+	  .doc = "no handshake for this long: the tunnel is dead (/healthz 503)" },
 	CFG_ITEMS_END
 };
 
@@ -96,7 +108,7 @@ static const struct cfg_item op_items[] = {
 	{ .key = "drain_timeout", .type = CFG_DURATION,
 	  .offset = offsetof(struct op_cfg, drain_timeout), .min = 1, .def = "10s",
 	  .doc = "longest wait for requests in flight on SIGTERM" },
-	{ .key = "tunnel", .type = CFG_SECTION, .offset = offsetof(struct op_cfg, tunnel),
+	{ .key = "tunnel", .type = CFG_SECTION, .offset = offsetof(struct op_cfg, tunnel), .reload = true,
 	  .present = CFG_AT(struct op_cfg, tunnel_present), .section = &tunnel_schema,
 	  .doc = "the WireGuard tunnel to the relay; absent: none is managed" },
 	{ .key = "admin", .type = CFG_SECTION, .offset = offsetof(struct op_cfg, admin),

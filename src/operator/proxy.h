@@ -39,6 +39,14 @@ enum {
 	OM_RESPONSES,      /* by status class */
 	OM_REJECTED,       /* by reason */
 	OM_UPGRADES,
+	/* The tunnel (tunnel.c), set from the control thread. */
+	OM_TUNNEL_UP,
+	OM_TUNNEL_HANDSHAKE,
+	OM_TUNNEL_RX,
+	OM_TUNNEL_TX,
+	OM_TUNNEL_PROBES_LOST,
+	OM_TUNNEL_REHANDSHAKES,
+	OM_TUNNEL_RESTARTS,
 	OM_COUNT,
 };
 

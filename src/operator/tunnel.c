@@ -50,7 +50,8 @@ struct tunnel {
 	bool probe_failed;              /* no socket could be had: not tried again */
 	uint16_t probe_id, probe_seq;
 	bool probe_outstanding, probe_answered;
-	uint64_t probe_sent_ms, next_probe_ms;
+	struct timespec probe_sent;     /* CLOCK_REALTIME, as the kernel stamps replies */
+	uint64_t next_probe_ms;
 	struct tunnel_probe_count count;
 
 	uint64_t next_stats_ms, next_restart_ms, restart_backoff_ms;
@@ -174,7 +175,16 @@ static void probe_open(struct tunnel *t)
 		ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f);
 		setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof(f));
 	}
+	/* The kernel stamps each reply as it arrives: the RTT does not depend on when
+	 * the control thread gets round to reading it. */
+	int on = 1;
+	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
 	t->probe_fd = fd;
+}
+
+static long long elapsed_us(const struct timespec *from, const struct timespec *to)
+{
+	return (long long)(to->tv_sec - from->tv_sec) * 1000000 + (to->tv_nsec - from->tv_nsec) / 1000;
 }
 
 /* Read every reply waiting; one that matches the outstanding probe answers it. */
@@ -183,10 +193,22 @@ static void probe_read(struct tunnel *t)
 	uint8_t buf[256];
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage from;
-		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(t->probe_fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		union {
+			struct cmsghdr align;
+			uint8_t space[CMSG_SPACE(sizeof(struct timespec))];
+		} control;
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+		struct msghdr msg = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
+				      .msg_iovlen = 1, .msg_control = &control,
+				      .msg_controllen = sizeof(control) };
+		ssize_t n = recvmsg(t->probe_fd, &msg, 0);
 		if (n < 0)
 			return;
+		struct timespec arrived;
+		clock_gettime(CLOCK_REALTIME, &arrived);
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS)
+				memcpy(&arrived, CMSG_DATA(c), sizeof(arrived));
 		const uint8_t *icmp = buf;
 		size_t len = (size_t)n;
 		if (!v6(t)) {
@@ -207,7 +229,7 @@ static void probe_read(struct tunnel *t)
 		    !t->probe_outstanding)
 			continue;
 		t->probe_answered = true;
-		long long rtt = (long long)(clock_ms() - t->probe_sent_ms) * 1000;
+		long long rtt = elapsed_us(&t->probe_sent, &arrived);
 		pthread_mutex_lock(&t->mu);
 		t->status.last_rtt_us = rtt;
 		pthread_mutex_unlock(&t->mu);
@@ -229,7 +251,7 @@ static void probe_send(struct tunnel *t)
 		pkt[2] = (uint8_t)(sum >> 8);
 		pkt[3] = (uint8_t)sum;
 	}
-	t->probe_sent_ms = clock_ms();
+	clock_gettime(CLOCK_REALTIME, &t->probe_sent);
 	t->probe_outstanding = true;
 	t->probe_answered = false;
 	/* A send that fails (no route while the interface is gone) is a miss. */

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The lab that scripts/demo shows, checked: scripts/lab brings up DNS PoP, relay PoP
-# (with its WireGuard interface, wireguard-go), operator host (tunnel made by the lab,
-# airdress-operator, a sample service) and a client in network namespaces under a
+# (with its WireGuard interface, wireguard-go), operator host (airdress-operator with
+# its own tunnel, a sample service) and a client in network namespaces under a
 # prefix of its own (so a lab someone left up is not touched), then:
 #   the name claimed through airdress-dns's admin API answers A = the relay VIP;
 #   HTTP and HTTPS (lab CA) from the client reach the service through
 #   relay -> WireGuard -> operator, and the service sees X-Forwarded-For = the client;
+#   SSE events arrive one by one, a WebSocket echoes, smuggling gets 400, a name the
+#   operator does not hold 421, a stopped service 502, all through the whole path;
 #   scripts/lab down stops everything and deletes the namespaces (always, at exit).
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
@@ -67,10 +69,37 @@ ip netns exec "$NS_RELAY" curl -fsS --max-time 5 http://127.0.0.1:9180/metrics >
 grep -q '^relay_routed_total{listener="tls"} [1-9]' metrics || fail "relay did not route TLS"
 echo "ok: traffic on the WireGuard peer; the relay routed HTTP and TLS"
 
+# What curl cannot show, through the whole path: SSE as it comes, a WebSocket echo,
+# request smuggling refused.
+client=$SOURCE_DIR/tests/integration/lab_client.py
+for what in sse ws smuggle; do
+	out=$("${C[@]}" python3 "$client" $what "$vip" "$NAME" 2>&1) || fail "$what: $out"
+	echo "ok: $what through relay -> WireGuard -> operator: $out"
+done
+
+# A name the relay sends to this operator but the operator does not hold: 421.
+printf '%s\n' "  - { name: stale.$ZONE, tunnel: \"$OPERATOR_TUNNEL\" }" >>"$dir/relay/routes.yaml"
+kill -HUP "$(cat "$dir/pids/relay.pid")"
+misdirected() {
+	[ "$("${C[@]}" curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+		--resolve "stale.$ZONE:80:$vip" "http://stale.$ZONE/")" = 421 ]
+}
+wait_for 10 misdirected || fail "a name the operator does not hold: not 421"
+echo "ok: a name routed to the operator that it does not hold gets 421"
+
 # A name without a route: the relay's 404.
 code=$("${C[@]}" curl -s -o /dev/null -w '%{http_code}' --max-time 10 --resolve "other.$ZONE:80:$vip" "http://other.$ZONE/")
 [ "$code" = 404 ] || fail "unrouted name: HTTP $code"
 echo "ok: an unrouted name gets the relay's 404"
+
+# The local service stops (by its pid): 502 with a page, not a hang.
+kill -TERM "$(cat "$dir/pids/service.pid")"
+down_502() {
+	[ "$("${C[@]}" curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+		--resolve "$NAME:80:$vip" "http://$NAME/")" = 502 ]
+}
+wait_for 10 down_502 || fail "service stopped: not 502"
+echo "ok: the service stopped: 502 through the whole path"
 
 # Down: processes gone, namespaces gone, logs kept.
 pids=$(cat "$dir"/pids/*.pid)

@@ -184,19 +184,21 @@ routed() { ip netns exec "$1" curl -s http://127.0.0.1:9180/metrics | awk '/^rel
 echo "ok: client -> VIP -> ewr relay -> tunnel -> operator -> service: $ok"
 
 # ---- the steady stream, and the kill ------------------------------------------------
-# One request every 100 ms (each bounded by 1 s), for at most 40 s: "TIME ok|fail".
+# One request every 100 ms (each bounded by 1 s), for at most 40 s:
+# "START END ok|fail" (when it was sent, when it was answered or given up).
 cat >stream.sh <<'EOF'
 end=$((SECONDS + 40))
 while ((SECONDS < end)); do
+	t=$(date +%s.%N)
 	if curl -s -o /dev/null --max-time 1 -H 'Host: app.a.airdr.es' "http://$1/"; then r=ok; else r=fail; fi
-	echo "$(date +%s.%N) $r"
+	echo "$t $(date +%s.%N) $r"
 	sleep 0.1
 done
 EOF
 ip netns exec "$CL" bash stream.sh "$VIP" >stream.log 2>/dev/null &
 stream=$!
 TEST_PIDS+=("$stream")
-wait_for 10 grep -q ok stream.log || fail "the stream does not get through"
+wait_for 10 grep -q ' ok$' stream.log || fail "the stream does not get through"
 sleep 1
 
 wgpid=$(ps -o pid=,comm= --ppid "${relay[ewr]}" | awk '$2 == "wireguard-go" { print $1 }')
@@ -209,20 +211,22 @@ ip -n "$EWR" link del "afewr$$" 2>/dev/null || true
 wait_for 10 bash -c "! birdc -s bird.ctl show route $VIP/32 | grep -q 'via 10.220.1.2'" ||
 	{ dump; fail "ewr's route not withdrawn"; }
 t_withdraw=$(date +%s.%N)
-# The first success that started after the kill went through ams.
-t_ok=""
+# The first success among the requests sent after the kill went through ams (one sent
+# just before may still have been answered by ewr).
+first_ok=""
 for _ in $(seq 200); do
-	t_ok=$(awk -v k="$t_kill" '$1 > k + 0 && $2 == "ok" { print $1; exit }' stream.log)
-	[ -n "$t_ok" ] && break
+	first_ok=$(awk -v k="$t_kill" '$1 > k + 0 && $3 == "ok" { print $1, $2; exit }' stream.log)
+	[ -n "$first_ok" ] && break
 	sleep 0.1
 done
-[ -n "$t_ok" ] || { dump; tail stream.log; fail "no request succeeded through ams"; }
+[ -n "$first_ok" ] || { dump; tail stream.log; fail "no request succeeded through ams"; }
+read -r ok_sent t_ok <<<"$first_ok"
 sleep 2
 kill "$stream" 2>/dev/null || true
-failed=$(awk -v k="$t_kill" -v o="$t_ok" '$1 > k + 0 && $1 < o + 0 && $2 == "fail"' stream.log | wc -l)
+failed=$(awk -v k="$t_kill" -v o="$ok_sent" '$2 > k + 0 && $1 < o + 0 && $3 == "fail"' stream.log | wc -l)
 (($(routed "$AMS") > 0)) || fail "ams's relay carried nothing"
-late=$(awk -v o="$t_ok" '$1 > o + 0 && $2 == "fail"' stream.log | wc -l)
-((late == 0)) || fail "$late requests failed after traffic had moved to ams"
+late=$(awk -v o="$ok_sent" '$1 > o + 0 && $3 == "fail"' stream.log | wc -l)
+((late == 0)) || { cat stream.log; fail "$late requests failed after traffic had moved to ams"; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 echo "ok: ewr's relay killed: traffic and the operator's tunnel moved to ams"
 echo "failover: withdraw $(secs "$t_kill" "$t_withdraw") s after the kill," \

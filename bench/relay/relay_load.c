@@ -1,6 +1,7 @@
 /*
- * relay_load: the client and bulk backend of bench/relay/run (built by that script,
- * not by CMake: it links OpenSSL, which the project's libraries do not need).
+ * relay_load: the client and bulk backend of bench/relay/run, and the client of
+ * bench/operator/run (built by those scripts, not by CMake: it links OpenSSL, which
+ * the project's libraries do not need, and compiles src/shared/proxy_v2.c with it).
  *
  *   relay_load serve ADDR:PORT:proxy|plain...
  *       Bulk backend. On each listener, "proxy" expects a PROXY v2 header first. Then:
@@ -18,6 +19,16 @@
  *       no session resumption), GET / with Connection: close, read to EOF, close.
  *       CONCURRENCY at once for SECONDS. Prints "conns=N errors=E seconds=S p50_us=..
  *       p99_us=.." (latency: connect() to EOF, handshake included).
+ *   relay_load load http|tls keep|close ADDR:PORT NAME CONCURRENCY SECONDS [proxy]
+ *       Request load on CONCURRENCY connections for SECONDS, GET / with Host NAME
+ *       (tls: SNI NAME, full handshakes, no session resumption). keep: each connection
+ *       sends its next request as soon as the previous answer is complete (keep-alive);
+ *       latency: request sent to answer complete. close: a new connection per request,
+ *       "Connection: close", read to EOF; latency: connect() to EOF. proxy: a PROXY v2
+ *       header first on each connection, as the relay writes it (the project's encoder:
+ *       the client's address, the name as authority, a unique id), in the same segment
+ *       as the first bytes after it. Prints "requests=N conns=C errors=E seconds=S
+ *       p50_us=.. p99_us=.. cpu_us=.." (cpu_us: this client's own user+system time).
  *   relay_load idle http|tls ADDR:PORT NAME COUNT HOLD_SECONDS
  *       Opens COUNT connections, 64 at a time, each completing one keep-alive request
  *       (tls: after a full handshake), and keeps them all open and idle.
@@ -40,9 +51,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "proxy_v2.h"
 
 #define BIG (1 << 20)
 
@@ -404,6 +418,7 @@ enum { TC_CONNECT, TC_HANDSHAKE, TC_WRITE, TC_READ, TC_IDLE };
 struct tconn {
 	int fd;
 	int state;
+	uint32_t events;  /* the epoll interest now registered */
 	SSL *ssl;
 	uint64_t start;
 	size_t got;
@@ -454,6 +469,8 @@ static int answer_done(const struct tconn *c)
 
 struct drive {
 	int tls, keep;
+	int repeat;       /* load: keep-alive, the next request on the same connection */
+	int proxy;        /* a PROXY v2 header first */
 	struct sockaddr_in addr;
 	const char *name;
 	int conc;
@@ -464,6 +481,7 @@ struct drive {
 struct drive_out {
 	uint64_t *lat;
 	size_t nlat;
+	unsigned long conns;
 	unsigned long errors;
 	double seconds;
 	int open_fds;
@@ -471,17 +489,61 @@ struct drive_out {
 	SSL **ssls;
 };
 
+/* Change a connection's epoll interest, with a system call only when it changes. */
+static void want_events(int ep, struct tconn *c, uint32_t idx, uint32_t events)
+{
+	if (c->events == events)
+		return;
+	struct epoll_event ev = { .events = events, .data.u32 = idx };
+	epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+	c->events = events;
+}
+
+/* Send the PROXY v2 header the relay would send for this connection. MSG_MORE holds
+ * it until the first bytes after it (the request, or OpenSSL's ClientHello), so the
+ * two leave in one segment, as the relay sends them. */
+static int send_proxy_header(int fd, const struct sockaddr_in *dst, const char *name,
+			     unsigned long seq)
+{
+	struct sockaddr_in src;
+	socklen_t sl = sizeof(src);
+	uint8_t hdr[PROXY_V2_ENCODE_MAX];
+	char id[32];
+	if (getsockname(fd, (struct sockaddr *)&src, &sl) != 0)
+		return -1;
+	int idl = snprintf(id, sizeof(id), "bench-%lu", seq);
+	int n = proxy_v2_encode(hdr, sizeof(hdr), (struct sockaddr *)&src,
+				(const struct sockaddr *)dst, name, strlen(name), (const uint8_t *)id,
+				(size_t)idl);
+	if (n <= 0)
+		return -1;
+	return send(fd, hdr, (size_t)n, MSG_NOSIGNAL | MSG_MORE) == n ? 0 : -1;
+}
+
+static void add_latency(struct drive_out *o, size_t *cap, uint64_t us)
+{
+	if (o->nlat == *cap) {
+		*cap *= 2;
+		o->lat = realloc(o->lat, *cap * sizeof(*o->lat));
+		if (o->lat == NULL)
+			die("realloc");
+	}
+	o->lat[o->nlat++] = us;
+}
+
 static void drive(const struct drive *d, struct drive_out *o)
 {
 	SSL_CTX *ctx = d->tls ? client_ctx() : NULL;
 	char req[256];
+	int keepalive = d->keep || d->repeat;
 	int reqlen = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: %s\r\n%s\r\n", d->name,
-			      d->keep ? "" : "Connection: close\r\n");
+			      keepalive ? "" : "Connection: close\r\n");
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	struct tconn *tc = calloc((size_t)d->conc, sizeof(*tc));
 	size_t lat_cap = 1 << 16;
 	o->lat = malloc(lat_cap * sizeof(*o->lat));
 	o->nlat = 0;
+	o->conns = 0;
 	o->errors = 0;
 	o->open_fds = 0;
 	o->fds = d->keep ? malloc(sizeof(int) * (size_t)d->count) : NULL;
@@ -515,10 +577,12 @@ static void drive(const struct drive *d, struct drive_out *o)
 				continue;
 			}
 			c->state = TC_CONNECT;
+			c->events = EPOLLOUT;
 			struct epoll_event ev = { .events = EPOLLOUT, .data.u32 = (uint32_t)i };
 			epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
 			active++;
 			started++;
+			o->conns++;
 		}
 		struct epoll_event evs[256];
 		int n = epoll_wait(ep, evs, 256, 50);
@@ -529,7 +593,8 @@ static void drive(const struct drive *d, struct drive_out *o)
 				int err = 0;
 				socklen_t el = sizeof(err);
 				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-				if (err != 0) {
+				if (err != 0 || (d->proxy && send_proxy_header(c->fd, &d->addr, d->name,
+											o->conns) != 0)) {
 					fail = 1;
 					goto finish;
 				}
@@ -556,6 +621,12 @@ static void drive(const struct drive *d, struct drive_out *o)
 						   : (int)send(c->fd, req, (size_t)reqlen, MSG_NOSIGNAL);
 					if (r == reqlen) {
 						c->state = TC_READ;
+						if (d->repeat)
+							c->start = now_us();
+						/* Plain: wait for the answer rather than try a
+						 * read that would only say EAGAIN. */
+						if (c->ssl == NULL)
+							break;
 						continue;
 					}
 					if (!c->ssl) {
@@ -574,8 +645,14 @@ static void drive(const struct drive *d, struct drive_out *o)
 							memcpy(c->head + c->got, buf, k2 < (size_t)r ? k2 : (size_t)r);
 						}
 						c->got += (size_t)r;
-						if (d->keep) {
+						if (keepalive) {
 							int a = answer_done(c);
+							if (a == 1 && d->repeat && !stopping) {
+								add_latency(o, &lat_cap, now_us() - c->start);
+								c->got = 0;
+								c->state = TC_WRITE;
+								continue;
+							}
 							if (a == 1) {
 								done = 1;
 								break;
@@ -590,7 +667,7 @@ static void drive(const struct drive *d, struct drive_out *o)
 					if (!c->ssl) {
 						if (r < 0 && errno == EAGAIN)
 							break;
-						if (r == 0 && !d->keep && c->got >= 12 &&
+						if (r == 0 && !keepalive && c->got >= 12 &&
 						    memcmp(c->head, "HTTP/1.1 200", 12) == 0)
 							done = 1;
 						else
@@ -601,22 +678,17 @@ static void drive(const struct drive *d, struct drive_out *o)
 				if (fail)
 					break;
 				if (c->ssl == NULL) {
-					if (want_write) {
-						struct epoll_event ev = { .events = EPOLLOUT,
-									  .data.u32 = evs[k].data.u32 };
-						epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-					}
+					if (want_write)
+						want_events(ep, c, evs[k].data.u32, EPOLLOUT);
 					break;
 				}
 				e = SSL_get_error(c->ssl, r);
 				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-					struct epoll_event ev = {
-						.events = e == SSL_ERROR_WANT_WRITE ? EPOLLOUT : EPOLLIN,
-						.data.u32 = evs[k].data.u32 };
-					epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+					want_events(ep, c, evs[k].data.u32,
+						    e == SSL_ERROR_WANT_WRITE ? EPOLLOUT : EPOLLIN);
 					break;
 				}
-				if (c->state == TC_READ && !d->keep &&
+				if (c->state == TC_READ && !keepalive &&
 				    (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL) &&
 				    c->got >= 12 && memcmp(c->head, "HTTP/1.1 200", 12) == 0)
 					done = 1;
@@ -624,18 +696,12 @@ static void drive(const struct drive *d, struct drive_out *o)
 					fail = 1;
 				break;
 			}
-			if (!done && !fail && c->state == TC_READ && c->ssl == NULL) {
-				struct epoll_event ev = { .events = EPOLLIN, .data.u32 = evs[k].data.u32 };
-				epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-			}
+			if (!done && !fail && c->state == TC_READ && c->ssl == NULL)
+				want_events(ep, c, evs[k].data.u32, EPOLLIN);
 finish:
 			if (done || fail) {
 				if (done) {
-					if (o->nlat == lat_cap) {
-						lat_cap *= 2;
-						o->lat = realloc(o->lat, lat_cap * sizeof(*o->lat));
-					}
-					o->lat[o->nlat++] = now_us() - c->start;
+					add_latency(o, &lat_cap, now_us() - c->start);
 				} else {
 					o->errors++;
 				}
@@ -689,6 +755,38 @@ static int cmd_tls(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_load(int argc, char **argv)
+{
+	if (argc < 6)
+		return 2;
+	struct drive d = { 0 };
+	d.tls = strcmp(argv[0], "tls") == 0;
+	d.repeat = strcmp(argv[1], "keep") == 0;
+	parse_addr(argv[2], &d.addr);
+	d.name = argv[3];
+	d.conc = atoi(argv[4]);
+	d.seconds = atof(argv[5]);
+	d.proxy = argc > 6 && strcmp(argv[6], "proxy") == 0;
+	if (d.conc <= 0 || d.seconds <= 0)
+		return 2;
+	struct drive_out o;
+	drive(&d, &o);
+	uint64_t p50 = 0, p99 = 0;
+	if (o.nlat > 0) {
+		qsort(o.lat, o.nlat, sizeof(*o.lat), cmp_u64);
+		p50 = o.lat[o.nlat / 2];
+		p99 = o.lat[o.nlat * 99 / 100];
+	}
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	long long cpu_us = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+			   ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+	printf("requests=%zu conns=%lu errors=%lu seconds=%.3f p50_us=%llu p99_us=%llu cpu_us=%lld\n",
+	       o.nlat, o.conns, o.errors, o.seconds, (unsigned long long)p50, (unsigned long long)p99,
+	       cpu_us);
+	return o.nlat > 0 ? 0 : 1;
+}
+
 static int cmd_idle(int argc, char **argv)
 {
 	if (argc < 5)
@@ -719,7 +817,7 @@ static int cmd_idle(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: relay_load serve|bulk|tls|idle ...\n");
+		fprintf(stderr, "usage: relay_load serve|bulk|tls|load|idle ...\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -729,6 +827,8 @@ int main(int argc, char **argv)
 		return cmd_bulk(argc - 2, argv + 2);
 	if (strcmp(argv[1], "tls") == 0)
 		return cmd_tls(argc - 2, argv + 2);
+	if (strcmp(argv[1], "load") == 0)
+		return cmd_load(argc - 2, argv + 2);
 	if (strcmp(argv[1], "idle") == 0)
 		return cmd_idle(argc - 2, argv + 2);
 	fprintf(stderr, "relay_load: unknown command %s\n", argv[1]);

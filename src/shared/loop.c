@@ -13,6 +13,8 @@
  * connections; then housekeeping (timers, hooks.tick, draining).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -35,16 +37,20 @@
 #define TICK_MS 100
 #define MAX_LISTENERS 32
 
+/* The operation of a CQE, in the low 3 bits of its user data (the rest is the
+ * object's address). Eight codes: the worker's message eventfd shares OP_IGNORE,
+ * told apart by its non-NULL address. */
 enum op {
-	OP_IGNORE = 0,  /* cancels, linked timeouts */
+	OP_IGNORE = 0,  /* NULL: cancels, linked timeouts; the worker: OP_MSG */
 	OP_ACCEPT,
 	OP_RECV,
 	OP_SEND,
 	OP_CONNECT,
 	OP_UDP_RECV,
 	OP_UDP_SEND,
-	OP_MSG,
+	OP_POLL,        /* splice mode: readiness of a conn */
 };
+#define OP_MSG OP_IGNORE
 #define OP_MASK 7ull
 
 enum conn_state { CONN_OPEN, CONN_CLOSING, CONN_DEAD };
@@ -108,7 +114,15 @@ struct conn {
 	bool on_flush_list;
 	bool opened;              /* on_open ran and returned 0 */
 	uint8_t why;
+	bool poll_armed;          /* a one-shot poll (splice mode) in flight */
+	uint8_t poll_events;      /* POLLIN / POLLOUT wanted by splice mode */
+	bool splice_start;        /* conn_splice() asked; starts once the recv has ended */
+	bool splice_blocked;      /* waits for the destination's queued output */
 	int err;
+	uint32_t piped;           /* bytes in pipe, on their way to splice_to */
+	struct conn *splice_to;   /* splice mode: where what we receive goes */
+	struct conn *splice_from; /* splice mode: whose bytes we are sent */
+	struct loop_pipe *pipe;   /* held only while bytes are in it */
 	struct chunk *out_head;
 	struct chunk *out_tail;
 	size_t pending;
@@ -122,6 +136,14 @@ struct conn {
 	struct __kernel_timespec ts; /* linked timeout of the op in flight */
 	uint8_t user[] __attribute__((aligned(16)));
 };
+
+/* A pipe for kernel splicing, from the worker's free list. */
+struct loop_pipe {
+	int r, w;
+	struct loop_pipe *next;
+};
+#define PIPE_FREE_MAX 256   /* empty pipes a worker keeps for reuse */
+#define SPLICE_ROUNDS 16    /* reads of up to a pipe's size per readiness event */
 
 struct worker {
 	struct loop *loop;
@@ -145,6 +167,8 @@ struct worker {
 	struct conn *settle_list;
 	struct conn *flush_list;  /* conns with output queued in this iteration */
 	unsigned udp_inflight;
+	struct loop_pipe *pipes;  /* empty pipes for reuse */
+	unsigned npipes;
 	uint64_t now_ms;
 	uint64_t last_tick_ms;
 	bool draining;
@@ -183,6 +207,11 @@ static inline uint64_t tag(void *p, enum op op)
 {
 	return (uint64_t)(uintptr_t)p | op;
 }
+
+static void splice_detach(struct conn *c);
+static void splice_pump(struct conn *from);
+static void splice_begin(struct conn *c);
+static void on_poll(struct worker *w, struct conn *c, struct io_uring_cqe *cqe);
 
 static uint64_t monotonic_ms(void)
 {
@@ -283,6 +312,8 @@ static void conn_die(struct conn *c, enum conn_end why, int err)
 	c->err = err;
 	if (c->recv_armed)
 		submit_cancel(c->w, tag(c, OP_RECV));
+	if (c->poll_armed)
+		submit_cancel(c->w, tag(c, OP_POLL));
 	if (c->send_inflight)
 		submit_cancel(c->w, tag(c, OP_SEND));
 	if (c->connecting)
@@ -318,6 +349,7 @@ static void conn_settle(struct conn *c)
 	}
 	close(c->fd);
 	conn_free_chunks(c);
+	splice_detach(c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -360,7 +392,8 @@ static struct conn *conn_new(struct worker *w, int fd, const struct conn_ops *op
 
 static void conn_arm_recv(struct conn *c)
 {
-	if (c->recv_armed || c->paused || c->connecting || c->state != CONN_OPEN)
+	if (c->recv_armed || c->paused || c->connecting || c->state != CONN_OPEN ||
+	    c->splice_to != NULL || c->splice_start)
 		return;
 	struct io_uring_sqe *sqe = get_sqe(c->w);
 	if (sqe == NULL) {
@@ -536,7 +569,10 @@ void conn_resume(struct conn *c)
 		return;
 	c->paused = false;
 	c->last_rx_ms = c->w->now_ms;
-	conn_arm_recv(c);
+	if (c->splice_to != NULL && !c->splice_start)
+		splice_pump(c);
+	else
+		conn_arm_recv(c);
 }
 
 void conn_set_timeout(struct conn *c, uint64_t ms)
@@ -608,6 +644,254 @@ struct conn *conn_connect(struct worker *w, const struct sockaddr *addr, socklen
 }
 
 /* ---- completions -------------------------------------------------------- */
+
+/* ---- kernel splice ------------------------------------------------------ */
+
+/*
+ * A connection in splice mode reads with splice(2) into a pipe and writes from the
+ * pipe to its splice_to connection, so the bytes never reach user space: half the
+ * memory traffic of receiving into a buffer and sending from it. The calls are made
+ * on the worker, non-blocking (io_uring would run a splice on a kernel worker
+ * thread), and driven by one-shot polls on the two sockets: POLLIN on the source
+ * when it has nothing to read, POLLOUT on the destination when it is full. A source
+ * is read only when its pipe is empty, so nothing is read that the destination
+ * cannot take. The pipe comes from the worker's free list while bytes are in it and
+ * goes back when it is empty: an idle connection holds none.
+ */
+
+static void poll_arm(struct conn *c);
+
+static struct loop_pipe *pipe_get(struct worker *w)
+{
+	struct loop_pipe *pp = w->pipes;
+	if (pp != NULL) {
+		w->pipes = pp->next;
+		w->npipes--;
+		return pp;
+	}
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
+		return NULL;
+	pp = malloc(sizeof(*pp));
+	if (pp == NULL) {
+		close(fds[0]);
+		close(fds[1]);
+		return NULL;
+	}
+	pp->r = fds[0];
+	pp->w = fds[1];
+	return pp;
+}
+
+static void pipe_put(struct worker *w, struct loop_pipe *pp, bool empty)
+{
+	if (!empty || w->npipes >= PIPE_FREE_MAX) {
+		close(pp->r);
+		close(pp->w);
+		free(pp);
+		return;
+	}
+	pp->next = w->pipes;
+	w->pipes = pp;
+	w->npipes++;
+}
+
+/* Forget both splice links of c; the bytes still in its pipe are lost with it. */
+static void splice_detach(struct conn *c)
+{
+	if (c->pipe != NULL)
+		pipe_put(c->w, c->pipe, c->piped == 0);
+	c->pipe = NULL;
+	c->piped = 0;
+	if (c->splice_to != NULL && c->splice_to->splice_from == c)
+		c->splice_to->splice_from = NULL;
+	if (c->splice_from != NULL && c->splice_from->splice_to == c)
+		c->splice_from->splice_to = NULL;
+	c->splice_to = c->splice_from = NULL;
+}
+
+/* Want events on c: arm a poll, or widen the one in flight. */
+static void poll_want(struct conn *c, uint8_t events)
+{
+	if (c->state == CONN_DEAD || (c->poll_events & events) == events)
+		return;
+	c->poll_events |= events;
+	if (!c->poll_armed) {
+		poll_arm(c);
+		return;
+	}
+	struct io_uring_sqe *sqe = get_sqe(c->w);
+	if (sqe == NULL) {
+		conn_die(c, CONN_END_ERROR, -EBUSY);
+		return;
+	}
+	/* If the poll completes first, its handler arms again with every wanted event. */
+	io_uring_prep_poll_update(sqe, tag(c, OP_POLL), tag(c, OP_POLL), c->poll_events,
+				  IORING_POLL_UPDATE_EVENTS);
+	io_uring_sqe_set_data64(sqe, OP_IGNORE);
+}
+
+static void poll_arm(struct conn *c)
+{
+	if (c->poll_armed || c->poll_events == 0 || c->state == CONN_DEAD)
+		return;
+	struct io_uring_sqe *sqe = get_sqe(c->w);
+	if (sqe == NULL) {
+		conn_die(c, CONN_END_ERROR, -EBUSY);
+		return;
+	}
+	io_uring_prep_poll_add(sqe, c->fd, c->poll_events);
+	io_uring_sqe_set_data64(sqe, tag(c, OP_POLL));
+	c->poll_armed = true;
+	c->inflight++;
+}
+
+/* Move what `from` has towards from->splice_to until one side would block. */
+static void splice_pump(struct conn *from)
+{
+	struct worker *w = from->w;
+	struct conn *to = from->splice_to;
+	from->splice_blocked = false;
+	for (int round = 0; round < SPLICE_ROUNDS; round++) {
+		if (from->state == CONN_DEAD || to == NULL || to->state == CONN_DEAD)
+			return;
+		if (from->piped > 0) {
+			/* Bytes queued with conn_send() go first: keep the order. */
+			if (to->out_head != NULL || to->send_inflight) {
+				from->splice_blocked = true;
+				return;
+			}
+			ssize_t n = splice(from->pipe->r, NULL, to->fd, NULL, from->piped,
+					   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno == EAGAIN) {
+				poll_want(to, POLLOUT);
+				return;
+			}
+			if (n <= 0) {
+				conn_die(to, CONN_END_PEER, n < 0 ? -errno : -EPIPE);
+				return;
+			}
+			from->piped -= (uint32_t)n;
+			STAT_ADD(w, bytes_out, (uint64_t)n);
+			to->last_rx_ms = w->now_ms; /* progress either way keeps both alive */
+			if (from->piped > 0)
+				continue;
+			pipe_put(w, from->pipe, true);
+			from->pipe = NULL;
+		}
+		if (from->state != CONN_OPEN || from->paused)
+			return;
+		if (from->pipe == NULL && (from->pipe = pipe_get(w)) == NULL) {
+			conn_die(from, CONN_END_ERROR, -errno);
+			return;
+		}
+		ssize_t n = splice(from->fd, NULL, from->pipe->w, NULL, (size_t)1 << 20,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			pipe_put(w, from->pipe, true);
+			from->pipe = NULL;
+			poll_want(from, POLLIN);
+			return;
+		}
+		if (n < 0) {
+			conn_die(from, CONN_END_PEER, -errno);
+			return;
+		}
+		if (n == 0) {
+			pipe_put(w, from->pipe, true);
+			from->pipe = NULL;
+			if (from->ops->on_eof != NULL)
+				from->ops->on_eof(from);
+			else
+				conn_close(from);
+			return;
+		}
+		from->piped = (uint32_t)n;
+		STAT_ADD(w, bytes_in, (uint64_t)n);
+		from->last_rx_ms = w->now_ms;
+		if (from->ops->on_spliced != NULL)
+			from->ops->on_spliced(from, (size_t)n);
+	}
+	/* Still more to do: come back after the other connections had their turn. */
+	if (from->piped > 0)
+		poll_want(to, POLLOUT);
+	else
+		poll_want(from, POLLIN);
+}
+
+static void on_poll(struct worker *w, struct conn *c, struct io_uring_cqe *cqe)
+{
+	(void)w;
+	c->poll_armed = false;
+	c->inflight--;
+	uint8_t wanted = c->poll_events;
+	c->poll_events = 0;
+	if (c->state == CONN_DEAD) {
+		conn_settle_later(c);
+		return;
+	}
+	if (cqe->res < 0) {
+		conn_die(c, CONN_END_ERROR, cqe->res);
+		conn_settle_later(c);
+		return;
+	}
+	unsigned rev = (unsigned)cqe->res;
+	bool in = (wanted & POLLIN) && (rev & (POLLIN | POLLERR | POLLHUP));
+	bool out = (wanted & POLLOUT) && (rev & (POLLOUT | POLLERR | POLLHUP));
+	/* What did not fire is still wanted; the splice calls say what blocks anew. */
+	c->poll_events = (uint8_t)(wanted & ~((in ? POLLIN : 0) | (out ? POLLOUT : 0)));
+	if (in && c->splice_to != NULL)
+		splice_pump(c);
+	if (out && c->splice_from != NULL && c->state != CONN_DEAD)
+		splice_pump(c->splice_from);
+	poll_arm(c);
+	if (c->state == CONN_DEAD)
+		conn_settle_later(c);
+}
+
+static void splice_begin(struct conn *c)
+{
+	c->splice_start = false;
+	if (c->splice_to == NULL || c->state != CONN_OPEN)
+		return;
+	splice_pump(c);
+}
+
+static int set_nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	return fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) ? -1 : 0;
+}
+
+int conn_splice(struct conn *from, struct conn *to)
+{
+	if (from->state != CONN_OPEN || to->state != CONN_OPEN || from->w != to->w ||
+	    from->splice_to != NULL || to->splice_from != NULL || from->connecting)
+		return -EINVAL;
+	/* splice(2) waits on a blocking socket whatever its flags say: make both
+	 * non-blocking (io_uring's own operations on them poll as before). */
+	if (set_nonblocking(from->fd) != 0 || set_nonblocking(to->fd) != 0)
+		return -errno;
+	from->splice_to = to;
+	to->splice_from = from;
+	if (from->recv_armed) {
+		/* The multishot recv ends first (its last bytes still go to on_data). */
+		from->splice_start = true;
+		submit_cancel(from->w, tag(from, OP_RECV));
+		return 0;
+	}
+	splice_pump(from);
+	return 0;
+}
+
+bool conn_spliced(const struct conn *c)
+{
+	return c->splice_to != NULL;
+}
 
 static void conn_opened(struct conn *c)
 {
@@ -681,7 +965,9 @@ static void on_recv(struct worker *w, struct conn *c, struct io_uring_cqe *cqe)
 	}
 	/* A multishot recv ends on ENOBUFS, on a cancel (pause, maybe resumed since)
 	 * and sometimes with data: read on unless the peer is done or we stopped. */
-	if (res != 0)
+	if (c->splice_start && !c->recv_armed && c->state == CONN_OPEN)
+		splice_begin(c);
+	else if (res != 0)
 		conn_arm_recv(c);
 	if (c->state == CONN_DEAD)
 		conn_settle_later(c);
@@ -714,6 +1000,8 @@ static void on_send(struct worker *w, struct conn *c, struct io_uring_cqe *cqe)
 	}
 	if (c->out_head == NULL && c->ops->on_drained != NULL && c->state == CONN_OPEN)
 		c->ops->on_drained(c);
+	if (c->out_head == NULL && c->splice_from != NULL && c->splice_from->splice_blocked)
+		splice_pump(c->splice_from);
 	conn_flush(c);
 	if (c->state == CONN_DEAD)
 		conn_settle_later(c);
@@ -872,10 +1160,12 @@ static void dispatch(struct worker *w, struct io_uring_cqe *cqe)
 	case OP_UDP_SEND:
 		on_udp_send(w, p, cqe);
 		break;
-	case OP_MSG:
-		on_msg(w, cqe);
+	case OP_POLL:
+		on_poll(w, p, cqe);
 		break;
-	case OP_IGNORE:
+	case OP_IGNORE: /* and OP_MSG */
+		if (p != NULL)
+			on_msg(w, cqe);
 		break;
 	}
 }
@@ -1087,6 +1377,13 @@ static void worker_teardown(struct worker *w)
 		munmap(w->bufs, w->bufs_len);
 	w->br = NULL;
 	w->bufs = NULL;
+	while (w->pipes != NULL) {
+		struct loop_pipe *pp = w->pipes;
+		w->pipes = pp->next;
+		close(pp->r);
+		close(pp->w);
+		free(pp);
+	}
 	pool_deinit(&w->conns);
 	pool_deinit(&w->chunks);
 	pool_deinit(&w->udp_slots);

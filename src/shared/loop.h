@@ -12,6 +12,7 @@
  * Connection states (struct conn):
  *   OPEN      reading (multishot recv over the buffer ring) and writing
  *   PAUSED    reading stopped by conn_pause() (backpressure); writing goes on
+ *   SPLICED   conn_splice(): received bytes go to another conn inside the kernel
  *   CLOSING   conn_close(): queued output is flushed, then the socket is closed
  *   DEAD      conn_abort() or an error: waiting for in-flight operations to end,
  *             then on_close() runs and the object returns to the pool
@@ -97,6 +98,8 @@ struct conn_ops {
 	void (*on_drain)(struct conn *c);
 	/* Last call; release daemon state. err is 0 or -errno of the failure. */
 	void (*on_close)(struct conn *c, enum conn_end why, int err);
+	/* Splice mode (conn_splice): len bytes received were passed on in the kernel. */
+	void (*on_spliced)(struct conn *c, size_t len);
 };
 
 /* One datagram, as passed to udp_ops.on_datagram. Valid only during the call. */
@@ -226,6 +229,17 @@ void conn_shutdown_write(struct conn *c);
 void conn_close(struct conn *c);
 /* Immediate: drop queued output and close (RST if unread data remains). */
 void conn_abort(struct conn *c);
+
+/* Splice mode: from now on what `from` receives goes to `to` inside the kernel
+ * (splice(2) through a pipe), never through on_data; on_spliced reports it. Reading
+ * waits while `to` cannot take more; bytes queued on `to` with conn_send go out first.
+ * EOF on `from` calls its on_eof as before (pass the half-close on with
+ * conn_shutdown_write(to)); errors end the connection they happen on. Both conns
+ * must be open and of the same worker. Returns 0 or -EINVAL. The other direction is
+ * independent: call conn_splice(to, from) for it. */
+int conn_splice(struct conn *from, struct conn *to);
+/* true once conn_splice(c, ...) was called. */
+bool conn_spliced(const struct conn *c);
 
 /* Open an outbound TCP connection from worker w with a linked timeout on the
  * connect. on_open runs when connected; on failure on_close(CONN_END_CONNECT, -errno).

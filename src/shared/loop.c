@@ -132,7 +132,12 @@ struct conn {
 	struct conn *settle_next;
 	struct conn *flush_next;
 	socklen_t peerlen, locallen;
-	struct sockaddr_storage peer, local;
+	struct sockaddr_storage peer;  /* also the address an outbound connect uses */
+	union {                        /* IPv4 or IPv6 only: a quarter of the storage */
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} local;
 	struct __kernel_timespec ts; /* linked timeout of the op in flight */
 	uint8_t user[] __attribute__((aligned(16)));
 };
@@ -480,14 +485,15 @@ const struct sockaddr *conn_local(const struct conn *c, socklen_t *len)
 	struct conn *m = (struct conn *)c;
 	if (m->locallen == 0) {
 		m->locallen = sizeof(m->local);
-		if (getsockname(m->fd, (struct sockaddr *)&m->local, &m->locallen) != 0) {
+		if (getsockname(m->fd, &m->local.sa, &m->locallen) != 0 ||
+		    m->locallen > sizeof(m->local)) {
 			memset(&m->local, 0, sizeof(m->local));
 			m->locallen = sizeof(struct sockaddr_in);
 		}
 	}
 	if (len != NULL)
 		*len = m->locallen;
-	return (const struct sockaddr *)&m->local;
+	return &m->local.sa;
 }
 
 int conn_send(struct conn *c, const void *data, size_t len)

@@ -210,6 +210,8 @@ void *conn_data(struct conn *c);            /* conn_user_size bytes, zeroed at o
 struct worker *conn_worker(const struct conn *c);
 void *conn_ctx(const struct conn *c);        /* the listener's (or connect's) ctx */
 const struct sockaddr *conn_peer(const struct conn *c, socklen_t *len);
+/* The local address of a TCP connection over IPv4 or IPv6 (other families: an
+ * all-zero AF_UNSPEC address). */
 const struct sockaddr *conn_local(const struct conn *c, socklen_t *len);
 int conn_fd(const struct conn *c);
 /* Queue len bytes for sending (copied). Returns 0, or AD_ENOSPACE when the worker's

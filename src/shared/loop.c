@@ -120,6 +120,7 @@ struct conn {
 	uint8_t poll_events;      /* POLLIN / POLLOUT wanted by splice mode */
 	bool splice_start;        /* conn_splice() asked; starts once the recv has ended */
 	bool splice_blocked;      /* waits for the destination's queued output */
+	bool send_cancelled;      /* housekeeping cancelled the send in flight */
 	int err;
 	uint32_t piped;           /* bytes in pipe, on their way to splice_to */
 	struct conn *splice_to;   /* splice mode: where what we receive goes */
@@ -140,7 +141,10 @@ struct conn {
 		struct sockaddr_in in;
 		struct sockaddr_in6 in6;
 	} local;
-	struct __kernel_timespec ts; /* linked timeout of the op in flight */
+	union {                   /* never both: sends wait for the connect */
+		struct __kernel_timespec ts; /* the connect's linked timeout */
+		uint64_t send_start_ms;      /* the send in flight began; see housekeeping */
+	};
 	uint8_t user[] __attribute__((aligned(16)));
 };
 
@@ -430,7 +434,14 @@ static void conn_flush(struct conn *c)
 	struct chunk *ch = c->out_head;
 	if (ch == NULL) {
 		if (c->shut_wr && !c->shut_wr_done) {
-			shutdown(c->fd, SHUT_WR);
+			/* With the next submission, after every send of this socket. */
+			struct io_uring_sqe *sqe = get_sqe(w);
+			if (sqe != NULL) {
+				io_uring_prep_shutdown(sqe, c->fd, SHUT_WR);
+				io_uring_sqe_set_data64(sqe, OP_IGNORE);
+			} else {
+				shutdown(c->fd, SHUT_WR);
+			}
 			c->shut_wr_done = true;
 		}
 		if (c->state == CONN_CLOSING)
@@ -438,17 +449,15 @@ static void conn_flush(struct conn *c)
 		return;
 	}
 	struct io_uring_sqe *sqe = get_sqe(w);
-	struct io_uring_sqe *tsqe = sqe ? get_sqe(w) : NULL;
-	if (tsqe == NULL) {
+	if (sqe == NULL) {
 		conn_die(c, CONN_END_ERROR, -EBUSY);
 		return;
 	}
 	io_uring_prep_send(sqe, c->fd, ch->data + ch->off, ch->len - ch->off, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, tag(c, OP_SEND));
-	sqe->flags |= IOSQE_IO_LINK;
-	ms_to_ts(&c->ts, w->loop->cfg.send_timeout_ms);
-	io_uring_prep_link_timeout(tsqe, &c->ts, 0);
-	io_uring_sqe_set_data64(tsqe, OP_IGNORE);
+	/* No linked timeout (an SQE, a CQE and a kernel timer per send): housekeeping
+	 * cancels a send older than send_timeout. */
+	c->send_start_ms = w->now_ms;
 	c->send_inflight = true;
 	c->inflight++;
 }
@@ -991,6 +1000,7 @@ static void on_recv(struct worker *w, struct conn *c, struct io_uring_cqe *cqe)
 static void on_send(struct worker *w, struct conn *c, struct io_uring_cqe *cqe)
 {
 	c->send_inflight = false;
+	c->send_cancelled = false;
 	c->inflight--;
 	int res = cqe->res;
 	if (res < 0) {
@@ -1228,7 +1238,14 @@ static void housekeeping(struct worker *w)
 			if (!w->socks[i].l->udp && !w->socks[i].armed && !w->socks[i].closed)
 				arm_accept(w, &w->socks[i]);
 	}
+	uint64_t send_timeout = w->loop->cfg.send_timeout_ms;
 	for (struct conn *c = w->conn_list; c != NULL; c = c->next) {
+		if (c->send_inflight && !c->send_cancelled && c->state != CONN_DEAD &&
+		    w->now_ms - c->send_start_ms >= send_timeout) {
+			/* The peer has not read for send_timeout: on_send sees -ECANCELED. */
+			c->send_cancelled = true;
+			submit_cancel(w, tag(c, OP_SEND));
+		}
 		if (c->state != CONN_OPEN || c->idle_ms == 0 || c->paused ||
 		    w->now_ms - c->last_rx_ms < c->idle_ms)
 			continue;

@@ -41,7 +41,7 @@ struct opc {
 	bool tls;
 	bool keep_client;          /* the client's connection stays after this response */
 	bool service_keep;         /* the service's connection may carry another request */
-	bool eof;
+	bool eof;                  /* tunnel: this side has finished sending */
 	struct buf in;             /* bytes received and not yet consumed */
 	struct tlsterm_conn *t;    /* client on the TLS listener */
 	struct h1_request *req;    /* client: the request in flight */
@@ -262,6 +262,23 @@ static const struct op_route_cfg *match_route(const struct op_cfg *cfg, const st
 	return NULL;
 }
 
+/* ---- tunnels ------------------------------------------------------------ */
+
+/* One side of a tunnel (WebSocket) has finished sending: pass the half-close on, and
+ * once both sides have, close both, unlinked so that neither aborts the other's
+ * output still queued. */
+static void tunnel_eof(struct conn *from, struct conn *to)
+{
+	O(from)->eof = true;
+	conn_shutdown_write(to);
+	if (O(to)->eof) {
+		O(from)->peer = NULL;
+		O(to)->peer = NULL;
+		conn_close(to);
+		conn_close(from);
+	}
+}
+
 /* ---- the service side --------------------------------------------------- */
 
 static const struct conn_ops service_ops;
@@ -472,7 +489,7 @@ static void service_eof(struct conn *s)
 		return;
 	}
 	if (so->state == S_TUNNEL && c != NULL) {
-		conn_shutdown_write(c);
+		tunnel_eof(s, c);
 		return;
 	}
 	if (c != NULL && (so->state == S_HEAD || so->state == S_BODY)) {
@@ -835,7 +852,7 @@ static void client_eof(struct conn *c)
 {
 	struct opc *co = O(c);
 	if (co->state == C_TUNNEL && co->peer != NULL) {
-		conn_shutdown_write(co->peer);
+		tunnel_eof(c, co->peer);
 		return;
 	}
 	if (co->state == C_WAIT && co->peer != NULL) {

@@ -99,6 +99,8 @@ static const struct cfg_item op_items[] = {
 	{ .key = "upstream_idle_timeout", .type = CFG_DURATION,
 	  .offset = offsetof(struct op_cfg, upstream_idle_timeout), .min = 1, .def = "60s",
 	  .reload = true, .doc = "close a pooled service connection idle this long" },
+	{ .key = "access_log", .type = CFG_BOOL, .offset = offsetof(struct op_cfg, access_log),
+	  .def = "true", .reload = true, .doc = "log one line per request" },
 	{ .key = "drain_timeout", .type = CFG_DURATION,
 	  .offset = offsetof(struct op_cfg, drain_timeout), .min = 1, .def = "10s",
 	  .doc = "longest wait for requests in flight on SIGTERM" },

@@ -57,6 +57,7 @@ struct op_cfg {
 	uint64_t drain_timeout;    /* ms */
 	unsigned upstream_idle;    /* idle service connections kept per service and worker */
 	uint64_t upstream_idle_timeout; /* ms, an idle service connection in the pool */
+	bool access_log;           /* one log line per request */
 	bool tunnel_present;
 	struct op_tunnel_cfg tunnel;
 	struct op_admin_cfg admin;

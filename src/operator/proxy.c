@@ -39,6 +39,18 @@ struct buf {
 	size_t len;
 };
 
+/* What the access line of the request in flight says (client side). */
+struct access {
+	bool active;               /* a request began and is not logged yet */
+	int status;                /* last status sent to the client, 0: none yet */
+	int route;                 /* index in routes, -1: none matched */
+	uint64_t start_ms;         /* when its head was complete */
+	uint64_t bytes;            /* HTTP bytes (head and body) sent to the client */
+	char method[24];
+	char host[H1_HOST_BUF];
+	char path[512];            /* truncated beyond */
+};
+
 struct opc {
 	struct conn *peer;
 	uint8_t role;
@@ -65,7 +77,10 @@ struct opc {
 	uint64_t resp_left;
 	struct h1_chunked resp_chunk;
 	char client_ip[64];        /* from the PROXY header */
+	char client_addr[SOCKADDR_STRLEN]; /* the same with the port, for the access log */
+	char uid[PROXY_V2_UNIQUE_ID_MAX + 1]; /* PP2_TYPE_UNIQUE_ID as text, "" if none */
 	char service[128];         /* the route's service (client: of the request in flight) */
+	struct access acc;
 };
 
 struct op_worker {
@@ -205,6 +220,7 @@ static void tls_flush(struct conn *c)
 static int client_send(struct conn *c, const void *data, size_t len)
 {
 	struct opc *o = O(c);
+	o->acc.bytes += len;
 	if (!o->tls)
 		return conn_send(c, data, len);
 	const uint8_t *p = data;
@@ -225,6 +241,72 @@ static void count_status(struct conn *c, int status)
 {
 	unsigned cls = status >= 100 && status < 600 ? (unsigned)(status / 100 - 1) : 4;
 	metrics_inc_at(OW(c)->m, OM_RESPONSES, cls);
+	O(c)->acc.status = status;
+}
+
+/* ---- the access log ----------------------------------------------------- */
+
+static void slice_copy(char *out, size_t size, const char *p, size_t len)
+{
+	if (len >= size)
+		len = size - 1;
+	if (len)
+		memcpy(out, p, len);
+	out[len] = '\0';
+}
+
+/* A request begins on client c: r is its parsed head, or NULL when it did not parse. */
+static void access_begin(struct conn *c, const struct h1_request *r)
+{
+	struct access *a = &O(c)->acc;
+	a->active = true;
+	a->status = 0;
+	a->route = -1;
+	a->bytes = 0;
+	a->start_ms = worker_now_ms(conn_worker(c));
+	O(c)->service[0] = '\0';
+	if (r == NULL) {
+		strcpy(a->method, "-");
+		strcpy(a->host, "-");
+		strcpy(a->path, "-");
+		return;
+	}
+	slice_copy(a->method, sizeof(a->method), r->method_text.p, r->method_text.len);
+	if (r->host_len)
+		slice_copy(a->host, sizeof(a->host), r->host, r->host_len);
+	else
+		strcpy(a->host, "-");
+	slice_copy(a->path, sizeof(a->path), r->path.p, r->path.len);
+}
+
+/* The request on c is over: one line, when access_log is on. aborted: the exchange
+ * ended before the response was complete (status is then what the client got, 0 for
+ * nothing). */
+static void access_end(struct conn *c, bool aborted)
+{
+	struct opc *o = O(c);
+	struct access *a = &o->acc;
+	if (!a->active)
+		return;
+	a->active = false;
+	if (!cfg_of(c)->access_log)
+		return;
+	const struct op_listener *l = conn_ctx(c);
+	char path[2 * sizeof(a->path) + 3], service[2 * sizeof(o->service) + 3], route[16];
+	log_quote(path, sizeof(path), a->path);
+	log_quote(service, sizeof(service), o->service[0] ? o->service : "-");
+	if (a->route >= 0)
+		snprintf(route, sizeof(route), "%d", a->route);
+	else
+		strcpy(route, "-");
+	log_info("access",
+		 "client=%s host=%s method=%s path=%s status=%d bytes=%llu duration_ms=%llu "
+		 "listener=%s route=%s service=%s id=%s%s",
+		 o->client_addr[0] ? o->client_addr : "-", a->host, a->method, path, a->status,
+		 (unsigned long long)a->bytes,
+		 (unsigned long long)(worker_now_ms(conn_worker(c)) - a->start_ms),
+		 l->tls ? "tls" : "http", route, service, o->uid[0] ? o->uid : "-",
+		 aborted ? " aborted=true" : "");
 }
 
 /* A response of our own; the client's connection closes after it. */
@@ -239,9 +321,12 @@ static void respond(struct conn *c, int status, const char *reason, const char *
 			    "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\n"
 			    "Content-Length: %d\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n",
 			    status, reason, blen);
+	if (!o->acc.active)
+		access_begin(c, NULL);
 	count_status(c, status);
 	client_send(c, head, (size_t)hlen);
 	client_send(c, body, (size_t)blen);
+	access_end(c, false);
 	o->state = C_DONE;
 	if (o->tls)
 		tlsterm_shutdown(o->t), tls_flush(c);
@@ -479,6 +564,7 @@ static void service_done(struct conn *s)
 	if (c == NULL)
 		return;
 	struct opc *co = O(c);
+	access_end(c, false);
 	free(co->req);
 	co->req = NULL;
 	buf_free(&co->replay);
@@ -908,6 +994,7 @@ static void client_request(struct conn *c)
 	struct h1_request *r = co->req;
 	const struct op_listener *l = conn_ctx(c);
 	metrics_inc_at(ow->m, OM_REQUESTS, l->tls ? 1u : 0u);
+	access_begin(c, r);
 	if (r->host_len == 0 || !holds_name(cfg, r->host)) {
 		metrics_inc_at(ow->m, OM_REJECTED, RJ_421);
 		respond(c, 421, "Misdirected Request", "This operator does not serve that name.");
@@ -918,6 +1005,7 @@ static void client_request(struct conn *c)
 		respond(c, 404, "Not Found", "No route matches this request.");
 		return;
 	}
+	co->acc.route = (int)(rt - cfg->routes);
 	snprintf(co->service, sizeof(co->service), "%s", rt->service);
 	int status = http_status_of(rt->service);
 	if (status) {
@@ -1054,6 +1142,24 @@ static void client_plain(struct conn *c, const uint8_t *data, size_t len)
 		conn_pause(c);
 }
 
+/* The relay's connection id (PP2_TYPE_UNIQUE_ID) as one logfmt value: as sent when
+ * it is made of safe characters (the relay sends hex), else in hex. */
+static void uid_text(char *out, size_t size, const uint8_t *p, size_t len)
+{
+	bool plain = true;
+	for (size_t i = 0; i < len && plain; i++)
+		plain = (p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'z') ||
+			(p[i] >= 'A' && p[i] <= 'Z') || (p[i] && strchr("-._:", p[i]) != NULL);
+	if (plain) {
+		slice_copy(out, size, (const char *)p, len);
+		return;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < len && n + 3 <= size; i++)
+		n += (size_t)snprintf(out + n, size - n, "%02x", p[i]);
+	out[n] = '\0';
+}
+
 static void client_proxy_header(struct conn *c, const uint8_t *data, size_t len)
 {
 	struct opc *co = O(c);
@@ -1070,8 +1176,14 @@ static void client_proxy_header(struct conn *c, const uint8_t *data, size_t len)
 		conn_abort(c);
 		return;
 	}
-	if (h.command == PROXY_V2_CMD_PROXY)
-		sockaddr_format_ip((const struct sockaddr *)&h.src, co->client_ip, sizeof(co->client_ip));
+	if (h.command == PROXY_V2_CMD_PROXY) {
+		const struct sockaddr *src = (const struct sockaddr *)&h.src;
+		socklen_t slen = src->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+							    : sizeof(struct sockaddr_in);
+		sockaddr_format_ip(src, co->client_ip, sizeof(co->client_ip));
+		sockaddr_format(src, slen, co->client_addr, sizeof(co->client_addr));
+	}
+	uid_text(co->uid, sizeof(co->uid), h.unique_id, h.unique_id_len);
 	size_t rest = co->in.len - h.header_len;
 	uint8_t tail[1024];
 	memcpy(tail, co->in.p + h.header_len, rest);
@@ -1185,6 +1297,9 @@ static void client_drain(struct conn *c)
 static void client_close(struct conn *c, enum conn_end why, int err)
 {
 	struct opc *co = O(c);
+	/* A request still open ends with the connection: a WebSocket tunnel closing,
+	 * or an exchange cut short. */
+	access_end(c, co->state != C_TUNNEL);
 	buf_free(&co->in);
 	buf_free(&co->replay);
 	free(co->req);

@@ -8,7 +8,8 @@
  * the ingress rules (first match wins), and forwarded to its local service with
  * Forwarded / X-Forwarded-* set from the PROXY header; bodies stream both ways, never
  * buffered whole; a WebSocket upgrade becomes a byte tunnel. A service is reached over
- * TCP (http://IP:PORT) or a unix stream socket (unix:/PATH).
+ * TCP (http://IP:PORT) or a unix stream socket (unix:/PATH). Each completed request
+ * may be logged as one access line (access_log).
  *
  * Client side:   PROXY -> HEAD -> BODY -> WAIT -> HEAD ... (keep-alive), or TUNNEL
  * Service side:  CONNECTING -> HEAD -> BODY -> IDLE, or TUNNEL

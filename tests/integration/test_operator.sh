@@ -8,7 +8,7 @@
 # attempts refused, a connection without a PROXY header closed. A service on a unix
 # socket; service connections pooled across client connections, a service that closes
 # idle connections, one that drops a reused connection (idempotent requests sent
-# again); routes reloaded on SIGHUP.
+# again); the access log; routes and access_log reloaded on SIGHUP.
 source "$(dirname "$0")/lib.sh"
 base=$((20000 + RANDOM % 20000))
 http=$base tls=$((base + 1)) svc=$((base + 2)) admin=$((base + 3)) radmin=$((base + 4))
@@ -333,10 +333,29 @@ retried=$(($(metric "$retried_m") - retried0))
 	fail "a POST on a dropped reused connection was not refused with 502"
 ok "a reused connection closed or reset before the answer: GETs sent again ($retried), a POST gets 502"
 
+line() { grep -cE "$1" operator.log || true; }
+re_client='client=127\.0\.0\.9:[0-9]+ host=app\.test\.airdr\.es'
+[ "$(line "^level=info msg=access $re_client method=GET path=\"/hello\" status=200 bytes=[1-9][0-9]* duration_ms=[0-9]+ listener=http route=5 service=\"http://127\.0\.0\.1:$svc\" id=[0-9a-f]{16}\$")" = 1 ] ||
+	fail "access log: GET /hello"
+[ "$(line "msg=access $re_client method=GET path=\"/secure\" status=200 .* listener=tls route=5 ")" = 1 ] ||
+	fail "access log: GET /secure over TLS"
+[ "$(line "msg=access $re_client method=GET path=\"/unix/conn\" status=200 .* route=2 service=\"unix:$TEST_TMP/svc.sock\" ")" = 20 ] ||
+	fail "access log: 20 lines for /unix/conn"
+[ "$(line "msg=access client=[0-9.:]+ host=other\.test\.airdr\.es method=GET path=\"/\" status=421 .* route=- service=\"-\" ")" = 1 ] ||
+	fail "access log: 421"
+[ "$(line "msg=access client=[0-9.:]+ host=app\.test\.airdr\.es method=POST path=\"/flaky/post\" status=502 .* route=3 ")" = 1 ] ||
+	fail "access log: 502"
+[ "$(line "msg=access client=[0-9.:]+ host=app\.test\.airdr\.es method=GET path=\"/ws\" status=101 ")" = 1 ] ||
+	fail "access log: WebSocket"
+ok "access log: one line per request with client, host, method, path, status, bytes, time, route, service, id"
+
 sed -i 's|path: /teapot, service: "http_status:418"|path: /teapot, service: "http_status:410"|' operator.yaml
+echo "access_log: false" >>operator.yaml
 kill -HUP "$op_pid"
 wait_for 10 grep -q 'msg="configuration reloaded"' operator.log || fail "SIGHUP: no reload"
 [ "$(code -H "Host: app.test.airdr.es" "http://127.0.0.1:$http/teapot")" = 410 ] || fail "SIGHUP: routes not reloaded"
+get -H "Host: app.test.airdr.es" "http://127.0.0.1:$http/after-reload" >/dev/null
+[ "$(line 'path="/after-reload"')" = 0 ] || fail "SIGHUP: access_log: false not applied"
 long=$(printf 'x%.0s' $(seq 120))
 sed -i "s|service: \"http_status:410\"|service: \"unix:/tmp/$long\"|" operator.yaml
 kill -HUP "$op_pid"
@@ -346,7 +365,7 @@ grep -q 'msg="route has an unusable service" route=1 ' operator.log || fail "SIG
 rc=0
 timeout 10 "$op" run -c operator.yaml 2>bad.log || rc=$?
 [ "$rc" = 1 ] && grep -q 'msg="route has an unusable service"' bad.log || fail "start with a unix path over sun_path: rc $rc"
-ok "SIGHUP reloads routes; a unix path too long is refused at start and on reload"
+ok "SIGHUP reloads routes and access_log; a unix path too long is refused at start and on reload"
 
 [ "$("$op" status -c operator.yaml | head -1)" = "operator: ok" ] || fail "status"
 curl -fsS "http://127.0.0.1:$admin/metrics" | grep -q '^operator_requests_total{listener="tls"} [1-9]' || fail "metrics"

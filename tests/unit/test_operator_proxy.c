@@ -1,8 +1,8 @@
 /*
  * Unit tests for the operator proxy's route services: op_service_parse (http://IP:PORT
  * and unix:/PATH into a connect address) and op_routes_check (what a config load and a
- * reload refuse), and the schema defaults of the pool's keys (upstream_idle,
- * upstream_idle_timeout). The proxying itself runs against real services in
+ * reload refuse), and the schema defaults of the keys the proxy reads (upstream_idle,
+ * upstream_idle_timeout, access_log). The proxying itself runs against real services in
  * tests/integration/test_operator.sh.
  */
 #include <criterion/criterion.h>
@@ -114,13 +114,15 @@ Test(config, proxy_defaults)
 				     sizeof(err)), 0, "%s", err);
 	cr_assert_eq(c.upstream_idle, 16);
 	cr_assert_eq(c.upstream_idle_timeout, 60000);
+	cr_assert(c.access_log);
 	cfg_free(&op_schema, &c);
 	yaml = "names: [a.test]\nroutes: [{ service: \"http_status:404\" }]\n"
-	       "upstream_idle: 0\nupstream_idle_timeout: 5s\n";
+	       "upstream_idle: 0\nupstream_idle_timeout: 5s\naccess_log: false\n";
 	cr_assert_eq(cfg_load_buffer(&op_schema, &c, "op.yaml", yaml, strlen(yaml), NULL, err,
 				     sizeof(err)), 0, "%s", err);
 	cr_assert_eq(c.upstream_idle, 0);
 	cr_assert_eq(c.upstream_idle_timeout, 5000);
+	cr_assert(!c.access_log);
 	cfg_free(&op_schema, &c);
 	yaml = "names: [a.test]\nroutes: [{ service: \"http_status:404\" }]\nupstream_idle: 5000\n";
 	cr_assert_eq(cfg_load_buffer(&op_schema, &c, "op.yaml", yaml, strlen(yaml), NULL, err,

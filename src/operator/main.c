@@ -127,7 +127,7 @@ static int op_setup(struct daemon *d)
 {
 	const struct op_cfg *cfg = daemon_config(d);
 	shared.d = d;
-	if (!routes_end_in_catch_all(cfg))
+	if (!routes_end_in_catch_all(cfg) || op_routes_check(cfg) != 0)
 		return AD_ECONFIG;
 	if (cfg->certificates_count > 0) {
 		struct tlsterm_cert *certs = NULL;
@@ -178,7 +178,7 @@ static int op_setup(struct daemon *d)
 static int op_reload(struct daemon *d, const void *fresh)
 {
 	const struct op_cfg *cfg = fresh;
-	if (!routes_end_in_catch_all(cfg))
+	if (!routes_end_in_catch_all(cfg) || op_routes_check(cfg) != 0)
 		return AD_ECONFIG;
 	if (shared.tls != NULL && cfg->certificates_count > 0) {
 		struct tlsterm_cert *certs = NULL;

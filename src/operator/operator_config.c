@@ -21,7 +21,7 @@ static const struct cfg_item route_items[] = {
 	{ .key = "path", .type = CFG_STRING, .offset = offsetof(struct op_route_cfg, path),
 	  .doc = "match paths starting with this (absent: any)" },
 	{ .key = "service", .type = CFG_STRING, .offset = offsetof(struct op_route_cfg, service),
-	  .required = true, .doc = "http://IP:PORT, or http_status:CODE" },
+	  .required = true, .doc = "http://IP:PORT, unix:/PATH, or http_status:CODE" },
 	CFG_ITEMS_END
 };
 
@@ -105,6 +105,14 @@ static const struct cfg_item op_items[] = {
 	{ .key = "idle_timeout", .type = CFG_DURATION, .offset = offsetof(struct op_cfg, idle_timeout),
 	  .min = 1, .def = "120s", .reload = true,
 	  .doc = "close a client connection idle this long" },
+	{ .key = "upstream_idle", .type = CFG_UINT, .offset = offsetof(struct op_cfg, upstream_idle),
+	  .max = 1024, .def = "16", .reload = true,
+	  .doc = "idle service connections kept per service and worker, 0 = none" },
+	{ .key = "upstream_idle_timeout", .type = CFG_DURATION,
+	  .offset = offsetof(struct op_cfg, upstream_idle_timeout), .min = 1, .def = "60s",
+	  .reload = true, .doc = "close a pooled service connection idle this long" },
+	{ .key = "access_log", .type = CFG_BOOL, .offset = offsetof(struct op_cfg, access_log),
+	  .def = "true", .reload = true, .doc = "log one line per request" },
 	{ .key = "drain_timeout", .type = CFG_DURATION,
 	  .offset = offsetof(struct op_cfg, drain_timeout), .min = 1, .def = "10s",
 	  .doc = "longest wait for requests in flight on SIGTERM" },

@@ -20,7 +20,7 @@ struct op_cert_cfg {
 struct op_route_cfg {
 	char *host;        /* NULL: any host (the catch-all) */
 	char *path;        /* NULL: any path; else a prefix */
-	char *service;     /* "http://127.0.0.1:3000" or "http_status:404" */
+	char *service;     /* "http://127.0.0.1:3000", "unix:/run/app.sock" or "http_status:404" */
 };
 
 struct op_tunnel_cfg {
@@ -58,6 +58,9 @@ struct op_cfg {
 	uint64_t response_timeout; /* ms, for a service's response head */
 	uint64_t idle_timeout;     /* ms, a client connection between requests */
 	uint64_t drain_timeout;    /* ms */
+	unsigned upstream_idle;    /* idle service connections kept per service and worker */
+	uint64_t upstream_idle_timeout; /* ms, an idle service connection in the pool */
+	bool access_log;           /* one log line per request */
 	bool tunnel_present;
 	struct op_tunnel_cfg tunnel;
 	struct op_admin_cfg admin;

@@ -6,6 +6,10 @@
  * (a request head being read, pipelined requests); the service side owns a buffer
  * for a response head being read. Buffers are allocated while needed and freed when
  * empty, so an idle keep-alive connection holds none.
+ *
+ * A service connection belongs to one client only while a request is in flight; when
+ * the response is complete it goes back to the worker's pool (struct op_worker.idle,
+ * most recently used first) or is closed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "daemon.h"
 #include "error.h"
@@ -34,6 +39,18 @@ struct buf {
 	size_t len;
 };
 
+/* What the access line of the request in flight says (client side). */
+struct access {
+	bool active;               /* a request began and is not logged yet */
+	int status;                /* last status sent to the client, 0: none yet */
+	int route;                 /* index in routes, -1: none matched */
+	uint64_t start_ms;         /* when its head was complete */
+	uint64_t bytes;            /* HTTP bytes (head and body) sent to the client */
+	char method[24];
+	char host[H1_HOST_BUF];
+	char path[512];            /* truncated beyond */
+};
+
 struct opc {
 	struct conn *peer;
 	uint8_t role;
@@ -41,8 +58,15 @@ struct opc {
 	bool tls;
 	bool keep_client;          /* the client's connection stays after this response */
 	bool service_keep;         /* the service's connection may carry another request */
-	bool eof;
+	bool eof;                  /* tunnel: this side has finished sending */
+	bool in_pool;              /* service: idle in the worker's pool */
+	bool reused;               /* service: taken from the pool for this request */
+	bool rx;                   /* service: a byte of this request's response arrived */
+	struct conn *pool_prev;    /* service: neighbours in the pool */
+	struct conn *pool_next;
 	struct buf in;             /* bytes received and not yet consumed */
+	struct buf replay;         /* client: the head sent on a reused service connection,
+	                              kept until the answer starts, to send it again */
 	struct tlsterm_conn *t;    /* client on the TLS listener */
 	struct h1_request *req;    /* client: the request in flight */
 	enum h1_body req_body;
@@ -53,11 +77,15 @@ struct opc {
 	uint64_t resp_left;
 	struct h1_chunked resp_chunk;
 	char client_ip[64];        /* from the PROXY header */
-	char service[96];          /* the service the service-side conn talks to */
+	char client_addr[SOCKADDR_STRLEN]; /* the same with the port, for the access log */
+	char uid[PROXY_V2_UNIQUE_ID_MAX + 1]; /* PP2_TYPE_UNIQUE_ID as text, "" if none */
+	char service[128];         /* the route's service (client: of the request in flight) */
+	struct access acc;
 };
 
 struct op_worker {
 	struct metrics_slots *m;
+	struct conn *idle;         /* pooled service connections, most recently used first */
 	uint8_t plain[16384];      /* TLS plaintext out of tlsterm_read */
 	char head[H1_HEAD_MAX + 2048];
 };
@@ -67,6 +95,9 @@ static const char *const class_values[] = { "1xx", "2xx", "3xx", "4xx", "5xx", N
 static const char *const reject_values[] = { "no_proxy_header", "tls", "bad_request",
 					     "misdirected", "service_down", "timeout", NULL };
 enum { RJ_PROXY, RJ_TLS, RJ_BAD, RJ_421, RJ_502, RJ_504 };
+static const char *const service_conn_values[] = { "opened", "reused", "retried",
+						   "closed_idle", NULL };
+enum { SC_OPENED, SC_REUSED, SC_RETRIED, SC_CLOSED_IDLE };
 
 const struct metrics_desc op_metrics[OM_COUNT] = {
 	[OM_REQUESTS] = METRICS_DESC("operator_requests_total", "Requests received.",
@@ -78,6 +109,12 @@ const struct metrics_desc op_metrics[OM_COUNT] = {
 				     .dims = { { "reason", reject_values } }),
 	[OM_UPGRADES] = METRICS_DESC("operator_upgrades_total", "WebSocket upgrades.",
 				     METRICS_COUNTER),
+	[OM_SERVICE_CONNS] = METRICS_DESC("operator_service_connections_total",
+					  "Service connections opened, reused from the pool, "
+					  "opened again for a retried request, and closed by the "
+					  "service while idle.",
+					  METRICS_COUNTER,
+					  .dims = { { "event", service_conn_values } }),
 	[OM_TUNNEL_UP] = METRICS_DESC("operator_tunnel_up",
 				      "1 while the tunnel has had a handshake within dead_after.",
 				      METRICS_GAUGE),
@@ -139,7 +176,17 @@ int op_worker_start(struct worker *w, struct metrics *m)
 
 void op_worker_stop(struct worker *w)
 {
-	free(worker_data(w));
+	struct op_worker *ow = worker_data(w);
+	/* Connections still pooled here (only after a hard stop) must not reach back
+	 * into the freed worker state when they are settled. */
+	for (struct conn *s = ow ? ow->idle : NULL; s != NULL;) {
+		struct opc *so = O(s);
+		struct conn *next = so->pool_next;
+		so->in_pool = false;
+		so->pool_prev = so->pool_next = NULL;
+		s = next;
+	}
+	free(ow);
 	worker_set_data(w, NULL);
 }
 
@@ -154,6 +201,13 @@ static int buf_append(struct buf *b, const void *p, size_t n)
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
 	return 0;
+}
+
+static void buf_free(struct buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = 0;
 }
 
 static void buf_consume(struct buf *b, size_t n)
@@ -187,6 +241,7 @@ static void tls_flush(struct conn *c)
 static int client_send(struct conn *c, const void *data, size_t len)
 {
 	struct opc *o = O(c);
+	o->acc.bytes += len;
 	if (!o->tls)
 		return conn_send(c, data, len);
 	const uint8_t *p = data;
@@ -207,6 +262,72 @@ static void count_status(struct conn *c, int status)
 {
 	unsigned cls = status >= 100 && status < 600 ? (unsigned)(status / 100 - 1) : 4;
 	metrics_inc_at(OW(c)->m, OM_RESPONSES, cls);
+	O(c)->acc.status = status;
+}
+
+/* ---- the access log ----------------------------------------------------- */
+
+static void slice_copy(char *out, size_t size, const char *p, size_t len)
+{
+	if (len >= size)
+		len = size - 1;
+	if (len)
+		memcpy(out, p, len);
+	out[len] = '\0';
+}
+
+/* A request begins on client c: r is its parsed head, or NULL when it did not parse. */
+static void access_begin(struct conn *c, const struct h1_request *r)
+{
+	struct access *a = &O(c)->acc;
+	a->active = true;
+	a->status = 0;
+	a->route = -1;
+	a->bytes = 0;
+	a->start_ms = worker_now_ms(conn_worker(c));
+	O(c)->service[0] = '\0';
+	if (r == NULL) {
+		strcpy(a->method, "-");
+		strcpy(a->host, "-");
+		strcpy(a->path, "-");
+		return;
+	}
+	slice_copy(a->method, sizeof(a->method), r->method_text.p, r->method_text.len);
+	if (r->host_len)
+		slice_copy(a->host, sizeof(a->host), r->host, r->host_len);
+	else
+		strcpy(a->host, "-");
+	slice_copy(a->path, sizeof(a->path), r->path.p, r->path.len);
+}
+
+/* The request on c is over: one line, when access_log is on. aborted: the exchange
+ * ended before the response was complete (status is then what the client got, 0 for
+ * nothing). */
+static void access_end(struct conn *c, bool aborted)
+{
+	struct opc *o = O(c);
+	struct access *a = &o->acc;
+	if (!a->active)
+		return;
+	a->active = false;
+	if (!cfg_of(c)->access_log)
+		return;
+	const struct op_listener *l = conn_ctx(c);
+	char path[2 * sizeof(a->path) + 3], service[2 * sizeof(o->service) + 3], route[16];
+	log_quote(path, sizeof(path), a->path);
+	log_quote(service, sizeof(service), o->service[0] ? o->service : "-");
+	if (a->route >= 0)
+		snprintf(route, sizeof(route), "%d", a->route);
+	else
+		strcpy(route, "-");
+	log_info("access",
+		 "client=%s host=%s method=%s path=%s status=%d bytes=%llu duration_ms=%llu "
+		 "listener=%s route=%s service=%s id=%s%s",
+		 o->client_addr[0] ? o->client_addr : "-", a->host, a->method, path, a->status,
+		 (unsigned long long)a->bytes,
+		 (unsigned long long)(worker_now_ms(conn_worker(c)) - a->start_ms),
+		 l->tls ? "tls" : "http", route, service, o->uid[0] ? o->uid : "-",
+		 aborted ? " aborted=true" : "");
 }
 
 /* A response of our own; the client's connection closes after it. */
@@ -221,15 +342,22 @@ static void respond(struct conn *c, int status, const char *reason, const char *
 			    "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\n"
 			    "Content-Length: %d\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n",
 			    status, reason, blen);
+	if (!o->acc.active)
+		access_begin(c, NULL);
 	count_status(c, status);
 	client_send(c, head, (size_t)hlen);
 	client_send(c, body, (size_t)blen);
+	access_end(c, false);
 	o->state = C_DONE;
 	if (o->tls)
 		tlsterm_shutdown(o->t), tls_flush(c);
 	conn_close(c);
-	if (o->peer != NULL)
+	if (o->peer != NULL) {
+		/* Detached first: its on_close must not act for this client any more. */
+		O(o->peer)->peer = NULL;
 		conn_abort(o->peer);
+		o->peer = NULL;
+	}
 }
 
 static const char *reason_phrase(int status)
@@ -283,6 +411,155 @@ static const struct op_route_cfg *match_route(const struct op_cfg *cfg, const st
 	return NULL;
 }
 
+int op_service_parse(const char *service, struct sockaddr_storage *ss, socklen_t *len)
+{
+	if (strncmp(service, "unix:", 5) == 0) {
+		const char *path = service + 5;
+		size_t n = strlen(path);
+		struct sockaddr_un *un = (struct sockaddr_un *)ss;
+		/* Absolute only: the config's folder is not known here, and a path relative
+		 * to the working directory would depend on where the operator was started. */
+		if (path[0] != '/' || n >= sizeof(un->sun_path))
+			return AD_EPARSE;
+		memset(ss, 0, sizeof(*ss));
+		un->sun_family = AF_UNIX;
+		memcpy(un->sun_path, path, n);
+		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+		return 0;
+	}
+	if (strncmp(service, "http://", 7) != 0)
+		return AD_EPARSE;
+	char hostport[80];
+	const char *end = strchr(service + 7, '/');
+	size_t n = end ? (size_t)(end - (service + 7)) : strlen(service + 7);
+	if (n >= sizeof(hostport))
+		return AD_EPARSE;
+	memcpy(hostport, service + 7, n);
+	hostport[n] = '\0';
+	return sockaddr_parse(hostport, ss, len);
+}
+
+static int http_status_of(const char *service)
+{
+	if (strncmp(service, "http_status:", 12) != 0)
+		return 0;
+	const char *p = service + 12;
+	int status = 0;
+	for (int i = 0; i < 3; i++, p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		status = status * 10 + (*p - '0');
+	}
+	return *p == '\0' && status >= 100 && status < 600 ? status : 0;
+}
+
+int op_routes_check(const struct op_cfg *cfg)
+{
+	for (size_t i = 0; i < cfg->routes_count; i++) {
+		const char *service = cfg->routes[i].service;
+		struct sockaddr_storage ss;
+		socklen_t len;
+		if (http_status_of(service) || op_service_parse(service, &ss, &len) == 0)
+			continue;
+		char q[256];
+		log_error("route has an unusable service", "route=%zu service=%s expected=%s", i,
+			  log_quote(q, sizeof(q), service),
+			  strncmp(service, "unix:", 5) == 0
+				  ? "\"an absolute path shorter than 108 bytes\""
+				  : "\"http://IP:PORT, unix:/PATH or http_status:100..599\"");
+		return AD_ECONFIG;
+	}
+	return 0;
+}
+
+/* ---- the pool of idle service connections ------------------------------- */
+
+static bool same_address(struct conn *s, const struct sockaddr *sa, socklen_t len)
+{
+	socklen_t plen;
+	const struct sockaddr *p = conn_peer(s, &plen);
+	return plen == len && memcmp(p, sa, len) == 0;
+}
+
+static void pool_remove(struct op_worker *ow, struct conn *s)
+{
+	struct opc *so = O(s);
+	if (!so->in_pool)
+		return;
+	if (so->pool_prev != NULL)
+		O(so->pool_prev)->pool_next = so->pool_next;
+	else
+		ow->idle = so->pool_next;
+	if (so->pool_next != NULL)
+		O(so->pool_next)->pool_prev = so->pool_prev;
+	so->pool_prev = so->pool_next = NULL;
+	so->in_pool = false;
+}
+
+/* The most recently parked connection to the service at sa, out of the pool. */
+static struct conn *pool_take(struct op_worker *ow, const struct sockaddr *sa, socklen_t len)
+{
+	for (struct conn *s = ow->idle; s != NULL; s = O(s)->pool_next) {
+		if (same_address(s, sa, len)) {
+			pool_remove(ow, s);
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/* Park s, whose last response is complete, for the next request to its service.
+ * Returns false (the caller closes it) when the pool holds max for that service. */
+static bool pool_put(struct op_worker *ow, struct conn *s, unsigned max, uint64_t idle_ms)
+{
+	socklen_t len;
+	const struct sockaddr *sa = conn_peer(s, &len);
+	unsigned n = 0;
+	for (struct conn *p = ow->idle; p != NULL && n < max; p = O(p)->pool_next)
+		n += same_address(p, sa, len);
+	if (n >= max)
+		return false;
+	struct opc *so = O(s);
+	so->state = S_IDLE;
+	so->in_pool = true;
+	so->pool_prev = NULL;
+	so->pool_next = ow->idle;
+	if (ow->idle != NULL)
+		O(ow->idle)->pool_prev = s;
+	ow->idle = s;
+	conn_set_timeout(s, idle_ms);
+	conn_resume(s); /* read on, to see the service close it */
+	return true;
+}
+
+/* A pooled connection is done for (the service closed it, it idled out, it sent
+ * bytes nobody asked for, the worker drains). */
+static void pool_drop(struct conn *s, bool by_service)
+{
+	struct op_worker *ow = OW(s);
+	pool_remove(ow, s);
+	if (by_service)
+		metrics_inc_at(ow->m, OM_SERVICE_CONNS, SC_CLOSED_IDLE);
+	conn_close(s);
+}
+
+/* ---- tunnels ------------------------------------------------------------ */
+
+/* One side of a tunnel (WebSocket) has finished sending: pass the half-close on, and
+ * once both sides have, close both, unlinked so that neither aborts the other's
+ * output still queued. */
+static void tunnel_eof(struct conn *from, struct conn *to)
+{
+	O(from)->eof = true;
+	conn_shutdown_write(to);
+	if (O(to)->eof) {
+		O(from)->peer = NULL;
+		O(to)->peer = NULL;
+		conn_close(to);
+		conn_close(from);
+	}
+}
+
 /* ---- the service side --------------------------------------------------- */
 
 static const struct conn_ops service_ops;
@@ -290,24 +567,33 @@ static void client_process(struct conn *c);
 
 static void service_done(struct conn *s)
 {
-	/* The response is complete: keep the service connection for the next request
-	 * of this client, or close it. */
+	/* The response is complete: the service connection goes back to the pool for
+	 * the next request to this service from any client, or is closed. */
 	struct opc *so = O(s);
 	struct conn *c = so->peer;
-	if (so->service_keep && c != NULL && O(c)->keep_client) {
-		so->state = S_IDLE;
-		conn_set_timeout(s, 0);
-	} else {
-		if (c != NULL)
-			O(c)->peer = NULL;
-		so->peer = NULL;
+	const struct op_cfg *cfg = cfg_of(s);
+	/* A request not wholly sent leaves the service's framing in the middle of it. */
+	bool request_sent = c != NULL && O(c)->state == C_WAIT;
+	so->peer = NULL;
+	so->reused = so->rx = false;
+	if (c != NULL)
+		O(c)->peer = NULL;
+	if (!so->service_keep || !request_sent || so->in.len || worker_draining(conn_worker(s)) ||
+	    cfg->upstream_idle == 0 ||
+	    !pool_put(OW(s), s, cfg->upstream_idle, cfg->upstream_idle_timeout))
 		conn_close(s);
-	}
 	if (c == NULL)
 		return;
 	struct opc *co = O(c);
+	access_end(c, false);
 	free(co->req);
 	co->req = NULL;
+	buf_free(&co->replay);
+	if (co->state == C_BODY) {
+		/* Answered before the whole request arrived: the rest of its body could
+		 * not be told from a next request. */
+		co->keep_client = false;
+	}
 	if (!co->keep_client) {
 		co->state = C_DONE;
 		if (co->tls)
@@ -452,6 +738,12 @@ static void service_data(struct conn *s, const uint8_t *data, size_t len)
 {
 	struct opc *so = O(s);
 	struct conn *c = so->peer;
+	if (!so->rx && so->state != S_IDLE) {
+		/* The answer has begun: the request can no longer be sent again. */
+		so->rx = true;
+		if (c != NULL)
+			buf_free(&O(c)->replay);
+	}
 	switch (so->state) {
 	case S_HEAD:
 		if (buf_append(&so->in, data, len) != 0) {
@@ -465,7 +757,9 @@ static void service_data(struct conn *s, const uint8_t *data, size_t len)
 	case S_BODY: {
 		bool done = false;
 		size_t used = response_body(s, (const char *)data, len, &done);
-		(void)used; /* bytes after the end of a response: a service error, dropped */
+		if (used < len)
+			so->service_keep = false; /* bytes after the response: dropped, and the
+						     connection with them */
 		if (done)
 			service_done(s);
 		break;
@@ -476,24 +770,71 @@ static void service_data(struct conn *s, const uint8_t *data, size_t len)
 		break;
 	default:
 		/* Bytes from an idle service: nothing asked for them. */
+		if (so->in_pool)
+			pool_remove(OW(s), s);
 		conn_abort(s);
 		return;
 	}
-	if (c != NULL && conn_pending(c) > HIGH_WATER)
+	/* so->peer, not c: a complete response has detached s (maybe into the pool,
+	 * where it must keep reading). */
+	if (so->peer != NULL && conn_pending(so->peer) > HIGH_WATER)
 		conn_pause(s);
+}
+
+static struct conn *service_connect(struct conn *c, const struct sockaddr *sa, socklen_t len,
+				    const char *service);
+
+/* The service connection s died before any byte of the answer to a request that may
+ * safely go again: one that went out on a reused connection (the service may have
+ * closed it just as the request left), has no body and an idempotent method. Send
+ * it on a new connection. Returns true when the request went on, or was answered. */
+static bool service_retry(struct conn *s)
+{
+	struct opc *so = O(s);
+	struct conn *c = so->peer;
+	if (c == NULL || !so->reused || so->rx || so->state != S_HEAD)
+		return false;
+	struct opc *co = O(c);
+	if (co->replay.p == NULL || co->state != C_WAIT)
+		return false;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const struct sockaddr *sa = conn_peer(s, &len);
+	memcpy(&ss, sa, len);
+	so->peer = NULL;
+	co->peer = NULL;
+	metrics_inc_at(OW(c)->m, OM_SERVICE_CONNS, SC_RETRIED);
+	log_debug("service closed a reused connection before answering, sending again",
+		  "service=%s", co->service);
+	struct conn *n = service_connect(c, (struct sockaddr *)&ss, len, co->service);
+	if (n == NULL || conn_send(n, co->replay.p, co->replay.len) != 0) {
+		metrics_inc_at(OW(c)->m, OM_REJECTED, RJ_502);
+		respond(c, 502, "Bad Gateway", "The relay could not reach the service.");
+		return true;
+	}
+	buf_free(&co->replay); /* once only: n is a new connection */
+	return true;
 }
 
 static void service_eof(struct conn *s)
 {
 	struct opc *so = O(s);
 	struct conn *c = so->peer;
+	if (so->state == S_IDLE) {
+		pool_drop(s, true);
+		return;
+	}
+	if (service_retry(s)) {
+		conn_close(s);
+		return;
+	}
 	if (so->state == S_BODY && so->resp_body == H1_BODY_CLOSE) {
 		so->service_keep = false;
 		service_done(s);
 		return;
 	}
 	if (so->state == S_TUNNEL && c != NULL) {
-		conn_shutdown_write(c);
+		tunnel_eof(s, c);
 		return;
 	}
 	if (c != NULL && (so->state == S_HEAD || so->state == S_BODY)) {
@@ -511,6 +852,10 @@ static void service_timeout(struct conn *s)
 {
 	struct opc *so = O(s);
 	struct conn *c = so->peer;
+	if (so->state == S_IDLE) {
+		pool_drop(s, false);
+		return;
+	}
 	if (c != NULL && so->state == S_HEAD) {
 		metrics_inc_at(OW(s)->m, OM_REJECTED, RJ_504);
 		respond(c, 504, "Gateway Timeout", "The service did not answer in time.");
@@ -529,20 +874,38 @@ static void service_close(struct conn *s, enum conn_end why, int err)
 {
 	struct opc *so = O(s);
 	struct conn *c = so->peer;
-	free(so->in.p);
-	so->in.p = NULL;
+	struct op_worker *ow = worker_data(conn_worker(s)); /* NULL after a hard stop */
+	if (ow != NULL)
+		pool_remove(ow, s);
+	buf_free(&so->in);
 	if (c == NULL)
 		return;
-	O(c)->peer = NULL;
 	if (why == CONN_END_CONNECT) {
+		O(c)->peer = NULL;
 		metrics_inc_at(OW(c)->m, OM_REJECTED, RJ_502);
 		log_info("service unreachable", "service=%s error=\"%s\"", so->service,
 			 airdress_strerror(err));
 		respond(c, 502, "Bad Gateway", "The service is not running.");
 		return;
 	}
+	/* A reset or a failed send on a reused connection; not a drain or send timeout. */
+	if (why == CONN_END_PEER && service_retry(s))
+		return;
+	O(c)->peer = NULL;
+	if (so->state == S_HEAD && O(c)->state == C_WAIT) {
+		metrics_inc_at(OW(c)->m, OM_REJECTED, RJ_502);
+		respond(c, 502, "Bad Gateway", "The service closed the connection.");
+		return;
+	}
 	if (O(c)->state == C_TUNNEL || O(c)->state == C_BODY || O(c)->state == C_WAIT)
 		conn_close(c);
+}
+
+static void service_drain(struct conn *s)
+{
+	/* Shutting down: nothing will ask for a pooled connection again. */
+	if (O(s)->state == S_IDLE)
+		pool_drop(s, false);
 }
 
 static int service_open(struct conn *s)
@@ -560,6 +923,7 @@ static const struct conn_ops service_ops = {
 	.on_eof = service_eof,
 	.on_timeout = service_timeout,
 	.on_drained = service_drained,
+	.on_drain = service_drain,
 	.on_close = service_close,
 };
 
@@ -607,16 +971,39 @@ static size_t request_body(struct conn *c, const char *data, size_t len)
 	}
 }
 
-static int parse_service(const char *service, struct sockaddr_storage *ss, socklen_t *len)
+/* A new connection to the service at sa for client c, linked to it, ready for the
+ * request head (queued until connected). NULL when no connection could be made. */
+static struct conn *service_connect(struct conn *c, const struct sockaddr *sa, socklen_t len,
+				    const char *service)
 {
-	if (strncmp(service, "http://", 7) != 0)
-		return AD_EPARSE;
-	char hostport[80];
-	snprintf(hostport, sizeof(hostport), "%s", service + 7);
-	char *slash = strchr(hostport, '/');
-	if (slash != NULL)
-		*slash = '\0';
-	return sockaddr_parse(hostport, ss, len);
+	int err = 0;
+	struct conn *s = conn_connect(conn_worker(c), sa, len, &service_ops, NULL,
+				      cfg_of(c)->connect_timeout, &err);
+	if (s == NULL) {
+		log_info("service unreachable", "service=%s error=\"%s\"", service,
+			 airdress_strerror(err));
+		return NULL;
+	}
+	struct opc *so = O(s);
+	so->role = R_SERVICE;
+	so->state = S_HEAD;
+	snprintf(so->service, sizeof(so->service), "%s", service);
+	so->peer = c;
+	O(c)->peer = s;
+	metrics_inc_at(OW(c)->m, OM_SERVICE_CONNS, SC_OPENED);
+	return s;
+}
+
+/* May the request go to the service a second time (RFC 9110 §9.2.2, and nothing of
+ * a body that would have to be kept)? */
+static bool request_repeatable(const struct h1_request *r)
+{
+	bool idempotent = r->method == H1_METHOD_GET || r->method == H1_METHOD_HEAD ||
+			  r->method == H1_METHOD_OPTIONS || r->method == H1_METHOD_TRACE ||
+			  r->method == H1_METHOD_PUT || r->method == H1_METHOD_DELETE;
+	bool bodiless = r->body == H1_BODY_NONE ||
+			(r->body == H1_BODY_LENGTH && r->content_length == 0);
+	return idempotent && bodiless;
 }
 
 /* A complete request head is in co->in: route it and send it on. */
@@ -628,6 +1015,7 @@ static void client_request(struct conn *c)
 	struct h1_request *r = co->req;
 	const struct op_listener *l = conn_ctx(c);
 	metrics_inc_at(ow->m, OM_REQUESTS, l->tls ? 1u : 0u);
+	access_begin(c, r);
 	if (r->host_len == 0 || !holds_name(cfg, r->host)) {
 		metrics_inc_at(ow->m, OM_REJECTED, RJ_421);
 		respond(c, 421, "Misdirected Request", "This operator does not serve that name.");
@@ -638,61 +1026,76 @@ static void client_request(struct conn *c)
 		respond(c, 404, "Not Found", "No route matches this request.");
 		return;
 	}
-	if (strncmp(rt->service, "http_status:", 12) == 0) {
-		int status = atoi(rt->service + 12);
-		respond(c, status >= 100 && status < 600 ? status : 404,
-			reason_phrase(status), "Answered by the operator's ingress rules.");
+	co->acc.route = (int)(rt - cfg->routes);
+	snprintf(co->service, sizeof(co->service), "%s", rt->service);
+	int status = http_status_of(rt->service);
+	if (status) {
+		respond(c, status, reason_phrase(status), "Answered by the operator's ingress rules.");
+		return;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (op_service_parse(rt->service, &ss, &sl) != 0) {
+		/* op_routes_check refuses such a config; kept for safety. */
+		respond(c, 502, "Bad Gateway", "The route names an unusable service.");
 		return;
 	}
 	struct h1_forward fwd = {
 		.client_addr = co->client_ip[0] ? co->client_ip : NULL,
 		.proto = l->tls ? "https" : "http",
+		.upstream_close = cfg->upstream_idle == 0,
 	};
 	int n = h1_write_request_head(r, &fwd, ow->head, sizeof(ow->head));
 	if (n <= 0) {
 		respond(c, 431, "Request Header Fields Too Large", "The request head is too large.");
 		return;
 	}
-	/* Reuse the service connection of this client when it talks to the same
-	 * service and is idle; otherwise connect. */
-	struct conn *s = co->peer;
-	if (s != NULL && (O(s)->state != S_IDLE || strcmp(O(s)->service, rt->service) != 0)) {
-		O(s)->peer = NULL;
-		conn_close(s);
-		co->peer = s = NULL;
+	if (co->peer != NULL) {
+		/* Not expected: a response always detaches its service connection. */
+		O(co->peer)->peer = NULL;
+		conn_abort(co->peer);
+		co->peer = NULL;
 	}
-	if (s == NULL) {
-		struct sockaddr_storage ss;
-		socklen_t sl;
-		if (parse_service(rt->service, &ss, &sl) != 0) {
-			respond(c, 502, "Bad Gateway", "The route names an unusable service.");
-			return;
-		}
-		int err = 0;
-		s = conn_connect(conn_worker(c), (struct sockaddr *)&ss, sl, &service_ops, NULL,
-				 cfg->connect_timeout, &err);
-		if (s == NULL) {
-			respond(c, 502, "Bad Gateway", "The relay could not reach the service.");
-			return;
-		}
+	/* A warm connection to this service from the pool, else a new one. One that
+	 * cannot take the head (it died and is not settled yet) is given up. */
+	struct conn *s = pool_take(ow, (struct sockaddr *)&ss, sl);
+	if (s != NULL && conn_send(s, ow->head, (size_t)n) != 0) {
+		conn_abort(s);
+		s = NULL;
+	}
+	if (s != NULL) {
 		struct opc *so = O(s);
-		so->role = R_SERVICE;
+		so->state = S_HEAD;
+		so->reused = true;
+		so->rx = false;
 		snprintf(so->service, sizeof(so->service), "%s", rt->service);
 		so->peer = c;
 		co->peer = s;
-	} else {
 		conn_set_timeout(s, cfg->response_timeout);
+		conn_resume(s);
+		metrics_inc_at(ow->m, OM_SERVICE_CONNS, SC_REUSED);
+		/* Kept in case the service closed this connection as the head left. */
+		buf_free(&co->replay);
+		if (request_repeatable(r) && (co->replay.p = malloc((size_t)n)) != NULL) {
+			memcpy(co->replay.p, ow->head, (size_t)n);
+			co->replay.len = (size_t)n;
+		}
+	} else {
+		s = service_connect(c, (struct sockaddr *)&ss, sl, rt->service);
+		if (s == NULL || conn_send(s, ow->head, (size_t)n) != 0) {
+			metrics_inc_at(ow->m, OM_REJECTED, RJ_502);
+			respond(c, 502, "Bad Gateway", "The relay could not reach the service.");
+			return;
+		}
 	}
-	struct opc *so = O(s);
-	so->state = S_HEAD;
-	conn_send(s, ow->head, (size_t)n);
 	co->keep_client = r->keep_alive;
 	co->req_body = r->body;
 	co->req_left = r->content_length;
 	h1_chunked_init(&co->req_chunk);
 	buf_consume(&co->in, r->head_len);
-	co->state = r->upgrade ? C_WAIT : C_BODY;
-	if (!r->upgrade && r->body == H1_BODY_NONE)
+	co->state = C_BODY;
+	if (r->upgrade || r->body == H1_BODY_NONE ||
+	    (r->body == H1_BODY_LENGTH && r->content_length == 0))
 		co->state = C_WAIT;
 	if (co->state == C_BODY && co->in.len) {
 		size_t used = request_body(c, co->in.p, co->in.len);
@@ -760,6 +1163,24 @@ static void client_plain(struct conn *c, const uint8_t *data, size_t len)
 		conn_pause(c);
 }
 
+/* The relay's connection id (PP2_TYPE_UNIQUE_ID) as one logfmt value: as sent when
+ * it is made of safe characters (the relay sends hex), else in hex. */
+static void uid_text(char *out, size_t size, const uint8_t *p, size_t len)
+{
+	bool plain = true;
+	for (size_t i = 0; i < len && plain; i++)
+		plain = (p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'z') ||
+			(p[i] >= 'A' && p[i] <= 'Z') || (p[i] && strchr("-._:", p[i]) != NULL);
+	if (plain) {
+		slice_copy(out, size, (const char *)p, len);
+		return;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < len && n + 3 <= size; i++)
+		n += (size_t)snprintf(out + n, size - n, "%02x", p[i]);
+	out[n] = '\0';
+}
+
 static void client_proxy_header(struct conn *c, const uint8_t *data, size_t len)
 {
 	struct opc *co = O(c);
@@ -776,8 +1197,14 @@ static void client_proxy_header(struct conn *c, const uint8_t *data, size_t len)
 		conn_abort(c);
 		return;
 	}
-	if (h.command == PROXY_V2_CMD_PROXY)
-		sockaddr_format_ip((const struct sockaddr *)&h.src, co->client_ip, sizeof(co->client_ip));
+	if (h.command == PROXY_V2_CMD_PROXY) {
+		const struct sockaddr *src = (const struct sockaddr *)&h.src;
+		socklen_t slen = src->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+							    : sizeof(struct sockaddr_in);
+		sockaddr_format_ip(src, co->client_ip, sizeof(co->client_ip));
+		sockaddr_format(src, slen, co->client_addr, sizeof(co->client_addr));
+	}
+	uid_text(co->uid, sizeof(co->uid), h.unique_id, h.unique_id_len);
 	size_t rest = co->in.len - h.header_len;
 	uint8_t tail[1024];
 	memcpy(tail, co->in.p + h.header_len, rest);
@@ -856,7 +1283,7 @@ static void client_eof(struct conn *c)
 {
 	struct opc *co = O(c);
 	if (co->state == C_TUNNEL && co->peer != NULL) {
-		conn_shutdown_write(co->peer);
+		tunnel_eof(c, co->peer);
 		return;
 	}
 	if (co->state == C_WAIT && co->peer != NULL) {
@@ -891,8 +1318,11 @@ static void client_drain(struct conn *c)
 static void client_close(struct conn *c, enum conn_end why, int err)
 {
 	struct opc *co = O(c);
-	free(co->in.p);
-	co->in.p = NULL;
+	/* A request still open ends with the connection: a WebSocket tunnel closing,
+	 * or an exchange cut short. */
+	access_end(c, co->state != C_TUNNEL);
+	buf_free(&co->in);
+	buf_free(&co->replay);
 	free(co->req);
 	co->req = NULL;
 	tlsterm_conn_destroy(co->t);

@@ -631,7 +631,13 @@ void conn_abort(struct conn *c)
 struct conn *conn_connect(struct worker *w, const struct sockaddr *addr, socklen_t len,
 			  const struct conn_ops *ops, void *ctx, uint64_t timeout_ms, int *err)
 {
-	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	/* TCP, or a unix stream socket (a local service at unix:/path). */
+	bool tcp = addr->sa_family != AF_UNIX;
+	if (len > sizeof(struct sockaddr_storage)) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, tcp ? IPPROTO_TCP : 0);
 	if (fd < 0) {
 		*err = -errno;
 		return NULL;
@@ -644,7 +650,7 @@ struct conn *conn_connect(struct worker *w, const struct sockaddr *addr, socklen
 	}
 	memcpy(&c->peer, addr, len);
 	c->peerlen = len;
-	if (w->loop->cfg.tcp_nodelay) {
+	if (tcp && w->loop->cfg.tcp_nodelay) {
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}

@@ -243,8 +243,9 @@ int conn_splice(struct conn *from, struct conn *to);
 /* true once conn_splice(c, ...) was called. */
 bool conn_spliced(const struct conn *c);
 
-/* Open an outbound TCP connection from worker w with a linked timeout on the
- * connect. on_open runs when connected; on failure on_close(CONN_END_CONNECT, -errno).
+/* Open an outbound TCP connection (or, for an AF_UNIX addr, a unix stream socket
+ * connection) from worker w with a linked timeout on the connect. on_open runs when
+ * connected; on failure on_close(CONN_END_CONNECT, -errno).
  * Returns the conn (usable at once: conn_data, conn_send queues until connected) or
  * NULL with *err set. */
 struct conn *conn_connect(struct worker *w, const struct sockaddr *addr, socklen_t len,

@@ -5,10 +5,14 @@
 # HTTP and HTTPS with the test CA, the client address in X-Forwarded-For, routes by
 # host and path, 421, 502, the catch-all, keep-alive, uploads (length and chunked),
 # a 100 MiB download, SSE events arriving one by one, a WebSocket echo, smuggling
-# attempts refused, a connection without a PROXY header closed.
+# attempts refused, a connection without a PROXY header closed. A service on a unix
+# socket; service connections pooled across client connections, a service that closes
+# idle connections, one that drops a reused connection (idempotent requests sent
+# again); the access log; routes and access_log reloaded on SIGHUP.
 source "$(dirname "$0")/lib.sh"
 base=$((20000 + RANDOM % 20000))
 http=$base tls=$((base + 1)) svc=$((base + 2)) admin=$((base + 3)) radmin=$((base + 4))
+flaky=$((base + 5)) idle=$((base + 6))
 cd "$TEST_TMP"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout key.pem \
@@ -16,9 +20,15 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout key
 	-addext "subjectAltName=DNS:app.test.airdr.es" 2>/dev/null
 
 cat >svc.py <<'EOF'
-import base64, hashlib, http.server, os, socket, sys, time
+# svc.py PORT|/UNIX/PATH [IDLE_SECONDS]: GET .../conn answers the number of the
+# connection it came on; IDLE_SECONDS closes connections idle that long.
+import base64, hashlib, http.server, itertools, os, socket, socketserver, sys, time
+CONNS = itertools.count(1)
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    def setup(self):
+        super().setup()
+        self.conn_id = next(CONNS)
     def reply(self, body, ctype="text/plain"):
         self.send_response(200)
         self.send_header("Content-Type", ctype)
@@ -26,6 +36,8 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
     def do_GET(self):
+        if self.path.endswith("/conn"):
+            return self.reply(("conn=%d\n" % self.conn_id).encode())
         if self.path.startswith("/big"):
             n = int(self.path[4:] or "0") << 20
             self.send_response(200); self.send_header("Content-Length", str(n)); self.end_headers()
@@ -65,9 +77,56 @@ class H(http.server.BaseHTTPRequestHandler):
                 d = self.rfile.read(min(left, 1 << 20)); h.update(d); n += len(d); left -= len(d)
         self.reply(("got %d %s\n" % (n, h.hexdigest())).encode())
     def log_message(self, *a): pass
+H.timeout = float(sys.argv[2]) if len(sys.argv) > 2 else None
+if sys.argv[1].startswith("/"):
+    class U(socketserver.ThreadingUnixStreamServer):
+        daemon_threads = True
+    U(sys.argv[1], H).serve_forever()
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 EOF
 python3 svc.py "$svc" &
+TEST_PIDS+=($!)
+python3 svc.py "$TEST_TMP/svc.sock" &
+TEST_PIDS+=($!)
+python3 svc.py "$idle" 0.3 &
+TEST_PIDS+=($!)
+
+# Answers the first request of each connection; on the second it closes the
+# connection without a word (with a reset when the path holds "rst"), as a service
+# does that closes an idle connection just as a request is on its way.
+cat >flaky.py <<'EOF'
+import socket, struct, sys, threading
+def serve(s):
+    f = s.makefile("rb")
+    try:
+        for n in (1, 2):
+            length = 0
+            first = f.readline()
+            if not first:
+                return
+            if n == 2 and b"rst" in first:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            while True:
+                line = f.readline()
+                if not line:
+                    return
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+                if line == b"\r\n":
+                    break
+            f.read(length)
+            if n == 2:
+                return
+            s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nflaky ok\n")
+    finally:
+        f.close()
+        s.close()
+ls = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF
+python3 flaky.py "$flaky" &
 TEST_PIDS+=($!)
 
 cat >operator.yaml <<EOF
@@ -79,6 +138,9 @@ certificates:
 routes:
   - { host: app.test.airdr.es, path: /down/, service: "http://127.0.0.1:1" }
   - { host: app.test.airdr.es, path: /teapot, service: "http_status:418" }
+  - { host: app.test.airdr.es, path: /unix/, service: "unix:$TEST_TMP/svc.sock" }
+  - { host: app.test.airdr.es, path: /flaky/, service: "http://127.0.0.1:$flaky" }
+  - { host: app.test.airdr.es, path: /idle/, service: "http://127.0.0.1:$idle" }
   - { host: app.test.airdr.es, service: "http://127.0.0.1:$svc" }
   - { service: "http_status:404" }
 admin: { listen: "127.0.0.1:$admin" }
@@ -98,12 +160,16 @@ EOF
 op=$BUILD_DIR/bin/airdress-operator
 "$op" run -c operator.yaml -t || fail "config check"
 "$op" run -c operator.yaml 2>operator.log &
-TEST_PIDS+=($!)
+op_pid=$!
+TEST_PIDS+=($op_pid)
 "$BUILD_DIR/bin/airdress-relay" -c relay.yaml 2>relay.log &
 TEST_PIDS+=($!)
 wait_for 10 grep -q msg=started operator.log || { cat operator.log; fail "operator did not start"; }
 wait_for 10 grep -q msg=started relay.log || fail "relay did not start"
-wait_for 10 bash -c "echo > /dev/tcp/127.0.0.1/$svc" || fail "service did not start"
+for port in "$svc" "$idle" "$flaky"; do
+	wait_for 10 bash -c "echo > /dev/tcp/127.0.0.1/$port" || fail "service $port did not start"
+done
+wait_for 10 test -S svc.sock || fail "unix socket service did not start"
 ok() { echo "ok: $*"; }
 get() { curl -sS --max-time 20 --interface 127.0.0.9 "$@"; }
 https() { get --cacert cert.pem --resolve "app.test.airdr.es:$tls:127.0.0.1" "$@"; }
@@ -153,6 +219,12 @@ while len(seen) < 3:
             seen.append(time.time())
 assert len(seen) == 3, seen
 assert seen[2] - seen[0] > 0.5, "events arrived in a burst: %r" % seen
+# To the end of the stream: its service connection is then back in the pool before
+# the next tests, which count service connections.
+while not buf.endswith(b"0\r\n\r\n"):
+    b = s.recv(4096)
+    assert b, "the stream ended without its last chunk"
+    buf += b
 PY
 ok "SSE events arrive one by one"
 
@@ -206,6 +278,94 @@ except ConnectionResetError: b = b""
 assert b == b"", b
 PY
 ok "a connection without a PROXY v2 header is closed"
+
+metric() {
+	local text
+	text=$(curl -fsS --max-time 5 "http://127.0.0.1:$admin/metrics") || return 1
+	awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }' <<<"$text"
+}
+reused_m='operator_service_connections_total{event="reused"}'
+retried_m='operator_service_connections_total{event="retried"}'
+closed_m='operator_service_connections_total{event="closed_idle"}'
+down_m='operator_rejected_total{reason="service_down"}'
+
+out=$(get -H "Host: app.test.airdr.es" "http://127.0.0.1:$http/unix/hello")
+[ "$out" = "path=/unix/hello xff=127.0.0.9 proto=http host=app.test.airdr.es" ] || fail "unix socket service: $out"
+out=$(https "https://app.test.airdr.es:$tls/unix/secure")
+[ "$out" = "path=/unix/secure xff=127.0.0.9 proto=https host=app.test.airdr.es:$tls" ] || fail "unix socket service over TLS: $out"
+ok "a service on a unix socket, with X-Forwarded-* as for TCP"
+
+reused0=$(metric "$reused_m")
+uids=() tids=()
+for i in $(seq 20); do
+	uids+=("$(get -H "Host: app.test.airdr.es" "http://127.0.0.1:$http/unix/conn")")
+	tids+=("$(https "https://app.test.airdr.es:$tls/conn")")
+done
+[[ "${uids[0]}" == conn=* && "${tids[0]}" == conn=* ]] || fail "pool: ${uids[0]} ${tids[0]}"
+[ "$(printf '%s\n' "${uids[@]}" | sort -u | wc -l)" = 1 ] || fail "unix service connections not reused: ${uids[*]}"
+[ "$(printf '%s\n' "${tids[@]}" | sort -u | wc -l)" = 1 ] || fail "TCP service connections not reused: ${tids[*]}"
+reused=$(($(metric "$reused_m") - reused0))
+[ "$reused" -ge 39 ] || fail "pool: $reused reuses for 40 requests"
+ok "40 client connections one after another: each service saw one connection (${uids[0]}, ${tids[0]}); $reused reuses"
+
+closed0=$(metric "$closed_m") retried0=$(metric "$retried_m") down0=$(metric "$down_m")
+for i in 1 2 3; do
+	out=$(get -H "Host: app.test.airdr.es" "http://127.0.0.1:$http/idle/conn")
+	[[ "$out" == conn=* ]] || fail "service closing idle connections, request $i: $out"
+	sleep 0.8
+done
+closed=$(($(metric "$closed_m") - closed0))
+[ "$closed" -ge 2 ] || fail "idle connections closed by the service not noticed: $closed"
+[ "$(metric "$retried_m")" = "$retried0" ] || fail "a request had to be sent again"
+[ "$(metric "$down_m")" = "$down0" ] || fail "502 from a service that closes idle connections"
+ok "a service closing idle connections: $closed dropped from the pool as they closed, no 502"
+
+retried0=$(metric "$retried_m")
+for i in $(seq 6); do
+	out=$(get -H "Host: app.test.airdr.es" "http://127.0.0.1:$http/flaky/get$i")
+	[ "$out" = "flaky ok" ] || fail "GET $i to a service that drops reused connections: $out"
+	out=$(get -H "Host: app.test.airdr.es" "http://127.0.0.1:$http/flaky/rst$i")
+	[ "$out" = "flaky ok" ] || fail "GET $i to a service that resets reused connections: $out"
+done
+retried=$(($(metric "$retried_m") - retried0))
+[ "$retried" -ge 11 ] || fail "GETs sent again: $retried"
+[ "$(code -H "Host: app.test.airdr.es" --data-binary x "http://127.0.0.1:$http/flaky/post")" = 502 ] ||
+	fail "a POST on a dropped reused connection was not refused with 502"
+ok "a reused connection closed or reset before the answer: GETs sent again ($retried), a POST gets 502"
+
+line() { grep -cE "$1" operator.log || true; }
+re_client='client=127\.0\.0\.9:[0-9]+ host=app\.test\.airdr\.es'
+[ "$(line "^level=info msg=access $re_client method=GET path=\"/hello\" status=200 bytes=[1-9][0-9]* duration_ms=[0-9]+ listener=http route=5 service=\"http://127\.0\.0\.1:$svc\" id=[0-9a-f]{16}\$")" = 1 ] ||
+	fail "access log: GET /hello"
+[ "$(line "msg=access $re_client method=GET path=\"/secure\" status=200 .* listener=tls route=5 ")" = 1 ] ||
+	fail "access log: GET /secure over TLS"
+[ "$(line "msg=access $re_client method=GET path=\"/unix/conn\" status=200 .* route=2 service=\"unix:$TEST_TMP/svc.sock\" ")" = 20 ] ||
+	fail "access log: 20 lines for /unix/conn"
+[ "$(line "msg=access client=[0-9.:]+ host=other\.test\.airdr\.es method=GET path=\"/\" status=421 .* route=- service=\"-\" ")" = 1 ] ||
+	fail "access log: 421"
+[ "$(line "msg=access client=[0-9.:]+ host=app\.test\.airdr\.es method=POST path=\"/flaky/post\" status=502 .* route=3 ")" = 1 ] ||
+	fail "access log: 502"
+[ "$(line "msg=access client=[0-9.:]+ host=app\.test\.airdr\.es method=GET path=\"/ws\" status=101 ")" = 1 ] ||
+	fail "access log: WebSocket"
+ok "access log: one line per request with client, host, method, path, status, bytes, time, route, service, id"
+
+sed -i 's|path: /teapot, service: "http_status:418"|path: /teapot, service: "http_status:410"|' operator.yaml
+echo "access_log: false" >>operator.yaml
+kill -HUP "$op_pid"
+wait_for 10 grep -q 'msg="configuration reloaded"' operator.log || fail "SIGHUP: no reload"
+[ "$(code -H "Host: app.test.airdr.es" "http://127.0.0.1:$http/teapot")" = 410 ] || fail "SIGHUP: routes not reloaded"
+get -H "Host: app.test.airdr.es" "http://127.0.0.1:$http/after-reload" >/dev/null
+[ "$(line 'path="/after-reload"')" = 0 ] || fail "SIGHUP: access_log: false not applied"
+long=$(printf 'x%.0s' $(seq 120))
+sed -i "s|service: \"http_status:410\"|service: \"unix:/tmp/$long\"|" operator.yaml
+kill -HUP "$op_pid"
+wait_for 10 grep -q 'msg="reload refused' operator.log || fail "SIGHUP: a unix path over sun_path accepted"
+grep -q 'msg="route has an unusable service" route=1 ' operator.log || fail "SIGHUP: bad route not named"
+[ "$(code -H "Host: app.test.airdr.es" "http://127.0.0.1:$http/teapot")" = 410 ] || fail "SIGHUP: bad reload changed the routes"
+rc=0
+timeout 10 "$op" run -c operator.yaml 2>bad.log || rc=$?
+[ "$rc" = 1 ] && grep -q 'msg="route has an unusable service"' bad.log || fail "start with a unix path over sun_path: rc $rc"
+ok "SIGHUP reloads routes and access_log; a unix path too long is refused at start and on reload"
 
 [ "$("$op" status -c operator.yaml | head -1)" = "operator: ok" ] || fail "status"
 curl -fsS "http://127.0.0.1:$admin/metrics" | grep -q '^operator_requests_total{listener="tls"} [1-9]' || fail "metrics"

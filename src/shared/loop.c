@@ -435,13 +435,7 @@ static void conn_flush(struct conn *c)
 	if (ch == NULL) {
 		if (c->shut_wr && !c->shut_wr_done) {
 			/* With the next submission, after every send of this socket. */
-			struct io_uring_sqe *sqe = get_sqe(w);
-			if (sqe != NULL) {
-				io_uring_prep_shutdown(sqe, c->fd, SHUT_WR);
-				io_uring_sqe_set_data64(sqe, OP_IGNORE);
-			} else {
-				shutdown(c->fd, SHUT_WR);
-			}
+			shutdown(c->fd, SHUT_WR);
 			c->shut_wr_done = true;
 		}
 		if (c->state == CONN_CLOSING)

@@ -58,6 +58,7 @@ struct op_cfg {
 	uint64_t response_timeout; /* ms, for a service's response head */
 	uint64_t idle_timeout;     /* ms, a client connection between requests */
 	uint64_t drain_timeout;    /* ms */
+	uint64_t max_request_body; /* bytes; 0: no limit */
 	unsigned upstream_idle;    /* idle service connections kept per service and worker */
 	uint64_t upstream_idle_timeout; /* ms, an idle service connection in the pool */
 	bool access_log;           /* one log line per request */

@@ -71,6 +71,7 @@ struct opc {
 	struct h1_request *req;    /* client: the request in flight */
 	enum h1_body req_body;
 	uint64_t req_left;
+	uint64_t req_total;        /* request body bytes so far (max_request_body) */
 	struct h1_chunked req_chunk;
 	enum h1_body resp_body;    /* service side: how the response body arrives */
 	enum h1_body resp_client;  /* how it goes to the client */
@@ -93,8 +94,9 @@ struct op_worker {
 static const char *const listener_values[] = { "http", "tls", NULL };
 static const char *const class_values[] = { "1xx", "2xx", "3xx", "4xx", "5xx", NULL };
 static const char *const reject_values[] = { "no_proxy_header", "tls", "bad_request",
-					     "misdirected", "service_down", "timeout", NULL };
-enum { RJ_PROXY, RJ_TLS, RJ_BAD, RJ_421, RJ_502, RJ_504 };
+					     "misdirected", "service_down", "timeout",
+					     "body_too_large", NULL };
+enum { RJ_PROXY, RJ_TLS, RJ_BAD, RJ_421, RJ_502, RJ_504, RJ_413 };
 static const char *const service_conn_values[] = { "opened", "reused", "retried",
 						   "closed_idle", NULL };
 enum { SC_OPENED, SC_REUSED, SC_RETRIED, SC_CLOSED_IDLE };
@@ -929,6 +931,26 @@ static const struct conn_ops service_ops = {
 
 /* ---- the client side ---------------------------------------------------- */
 
+/* A chunked request body grew past max_request_body: its start is already with the
+ * service, so that connection is given up; the client gets 413 unless an answer
+ * has begun, in which case it is cut off. */
+static void body_too_large(struct conn *c)
+{
+	struct opc *co = O(c);
+	struct conn *s = co->peer;
+	bool answered = s != NULL && O(s)->state != S_HEAD;
+	metrics_inc_at(OW(c)->m, OM_REJECTED, RJ_413);
+	if (s != NULL) {
+		O(s)->peer = NULL;
+		co->peer = NULL;
+		conn_abort(s);
+	}
+	if (answered)
+		conn_abort(c);
+	else
+		respond(c, 413, "Content Too Large", "The request body is larger than allowed.");
+}
+
 /* Request body bytes to the service. Returns the bytes used. */
 static size_t request_body(struct conn *c, const char *data, size_t len)
 {
@@ -953,6 +975,12 @@ static size_t request_body(struct conn *c, const char *data, size_t len)
 						    &used, &d);
 			if (ret < 0) {
 				respond(c, 400, "Bad Request", h1_reason_str(co->req_chunk.reason));
+				return len;
+			}
+			co->req_total += d.len;
+			uint64_t max = cfg_of(c)->max_request_body;
+			if (max && co->req_total > max) {
+				body_too_large(c);
 				return len;
 			}
 			if (s != NULL)
@@ -1033,6 +1061,12 @@ static void client_request(struct conn *c)
 		respond(c, status, reason_phrase(status), "Answered by the operator's ingress rules.");
 		return;
 	}
+	if (cfg->max_request_body && r->body == H1_BODY_LENGTH &&
+	    r->content_length > cfg->max_request_body) {
+		metrics_inc_at(ow->m, OM_REJECTED, RJ_413);
+		respond(c, 413, "Content Too Large", "The request body is larger than allowed.");
+		return;
+	}
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	if (op_service_parse(rt->service, &ss, &sl) != 0) {
@@ -1091,6 +1125,7 @@ static void client_request(struct conn *c)
 	co->keep_client = r->keep_alive;
 	co->req_body = r->body;
 	co->req_left = r->content_length;
+	co->req_total = 0;
 	h1_chunked_init(&co->req_chunk);
 	buf_consume(&co->in, r->head_len);
 	co->state = C_BODY;

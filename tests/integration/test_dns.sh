@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v nsd >/dev/null || skip "nsd is not installed"
 command -v kdig >/dev/null || skip "kdig is not installed"
 dns_bin=$BUILD_DIR/bin/airdress-dns
-base=$((20000 + RANDOM % 20000))
+base=$((10000 + RANDOM % 20000))  # below the ephemeral range (32768-)
 ours=$base peer=$((base + 1)) admin=$((base + 2))
 cd "$TEST_TMP"
 cp "$SOURCE_DIR/tests/data/zones/differential.zone" zone.db

@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 relay_bin=$BUILD_DIR/bin/airdress-relay
 command -v haproxy >/dev/null || skip "haproxy is not installed"
 
-base=$((20000 + RANDOM % 20000))
+base=$((10000 + RANDOM % 20000))  # below the ephemeral range (32768-)
 http=$base tls=$((base + 1)) admin=$((base + 2))
 cd "$TEST_TMP"
 

@@ -438,11 +438,13 @@ static void side_eof(struct conn *c)
 		return;
 	}
 	struct conn *peer = f->peer;
-	conn_shutdown_write(peer);
 	if (F(peer)->eof) {
+		/* Both sides are done: closing sends the FIN, no shutdown needed. */
 		conn_close(c);
 		conn_close(peer);
+		return;
 	}
+	conn_shutdown_write(peer);
 }
 
 static void side_drained(struct conn *c)

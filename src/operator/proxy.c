@@ -1240,9 +1240,10 @@ static void client_proxy_header(struct conn *c, const uint8_t *data, size_t len)
 		sockaddr_format(src, slen, co->client_addr, sizeof(co->client_addr));
 	}
 	uid_text(co->uid, sizeof(co->uid), h.unique_id, h.unique_id_len);
+	/* What follows the header came in this read: until now the header was incomplete,
+	 * so every earlier byte belongs to it. The tail is the end of data, any length. */
 	size_t rest = co->in.len - h.header_len;
-	uint8_t tail[1024];
-	memcpy(tail, co->in.p + h.header_len, rest);
+	const uint8_t *tail = data + len - rest;
 	buf_consume(&co->in, co->in.len);
 	co->state = C_HEAD;
 	if (rest == 0)

@@ -379,7 +379,8 @@ head -c $((2 << 20)) /dev/urandom >big.bin
 head -c $((512 << 10)) /dev/urandom >small.bin
 [ "$(code -H "Host: app.test.airdr.es" --data-binary @big.bin "http://127.0.0.1:$http/up")" = 413 ] ||
 	fail "Content-Length over max_request_body: not 413"
-out=$(get -H "Host: app.test.airdr.es" --data-binary @small.bin "http://127.0.0.1:$http/up")
+out=$(get -H "Host: app.test.airdr.es" --data-binary @small.bin "http://127.0.0.1:$http/up") ||
+	fail "a body under the limit: curl failed"
 [ "$out" = "got $((512 << 10)) $(sha256sum small.bin | cut -d' ' -f1)" ] || fail "a body under the limit: $out"
 # (curl may see the 413 page or, still sending, a reset: either way the service must
 # not have had the whole body)

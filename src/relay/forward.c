@@ -34,15 +34,8 @@
 enum fwd_state { ST_PEEK, ST_CONNECTING, ST_SPLICE };
 enum fwd_role { ROLE_CLIENT, ROLE_UPSTREAM };
 
-/* Bytes read beyond the peek buffer before the operator is connected: the rest of
- * the read that completed the head (a receive buffer holds 64 KiB, the peek 16), and
- * what was in flight when reading paused. Replayed after the peek, in order. */
-#define SPILL_MAX (1024 * 1024)
-
 struct peekbuf {
 	uint32_t len;
-	uint32_t spill_len;
-	uint8_t *spill;            /* heap, only when needed */
 	char name[TLS_SNI_NAME_BUF];
 	uint8_t data[PEEK_CAP];
 };
@@ -191,29 +184,11 @@ static void tls_alert(struct conn *c, uint8_t description)
 #define TLS_ALERT_INTERNAL_ERROR 80
 #define TLS_ALERT_DECODE_ERROR 50
 
-/* Keep len more bytes for the replay, after everything kept so far. Returns 0 or
- * AD_ETOOBIG (over SPILL_MAX) / -ENOMEM. */
-static int spill_append(struct peekbuf *pb, const uint8_t *data, size_t len)
-{
-	if ((size_t)pb->spill_len + len > SPILL_MAX)
-		return AD_ETOOBIG;
-	uint8_t *p = realloc(pb->spill, pb->spill_len + len);
-	if (p == NULL)
-		return -ENOMEM;
-	memcpy(p + pb->spill_len, data, len);
-	pb->spill = p;
-	pb->spill_len += (uint32_t)len;
-	return 0;
-}
-
 static void peek_release(struct conn *c)
 {
 	struct fwd *f = F(c);
 	struct fwd_worker *fw = FW(c);
 	if (f->peek != NULL) {
-		free(f->peek->spill);
-		f->peek->spill = NULL;
-		f->peek->spill_len = 0;
 		pool_put(&fw->peeks, f->peek);
 		f->peek = NULL;
 	}
@@ -254,8 +229,6 @@ static int client_open(struct conn *c)
 		return 0;
 	}
 	f->peek->len = 0;
-	f->peek->spill_len = 0;
-	f->peek->spill = NULL;
 	f->peeking = true;
 	fw->peeking++;
 	metrics_gauge_add(fw->m, FM_PEEKING, 1);
@@ -266,7 +239,9 @@ static int client_open(struct conn *c)
 static const struct conn_ops upstream_ops;
 
 /* The name is known: look it up and connect, or answer "unknown". */
-static void client_route(struct conn *c)
+/* Route the peeked connection; rest (rest_len bytes) is what the read that completed
+ * the head had beyond the peek buffer. */
+static void client_route(struct conn *c, const uint8_t *rest, size_t rest_len)
 {
 	struct fwd *f = F(c);
 	struct fwd_worker *fw = FW(c);
@@ -338,7 +313,22 @@ static void client_route(struct conn *c)
 	u->peer = c;
 	f->peer = up;
 	f->state = ST_CONNECTING;
-	conn_pause(c);
+	/* Queued until connected, in this order: PROXY v2 header, the peeked bytes, the
+	 * rest of that read, then whatever the client sends meanwhile (client_data; the
+	 * usual backpressure applies). */
+	uint8_t hdr[PROXY_V2_ENCODE_MAX];
+	char uid[17];
+	snprintf(uid, sizeof(uid), "%016" PRIx64, f->id);
+	int n = proxy_v2_encode(hdr, sizeof(hdr), conn_peer(c, NULL), conn_local(c, NULL),
+				f->peek->name, strlen(f->peek->name), (const uint8_t *)uid, 16);
+	if (n < 0 || conn_send(up, hdr, (size_t)n) != 0 ||
+	    conn_send(up, f->peek->data, f->peek->len) != 0 ||
+	    (rest_len && conn_send(up, rest, rest_len) != 0)) {
+		conn_abort(up);
+		conn_abort(c);
+		return;
+	}
+	metrics_add(fw->m, FM_BYTES_UP, f->peek->len + rest_len);
 	conn_set_timeout(c, 0);
 }
 
@@ -402,13 +392,9 @@ static void client_peek(struct conn *c, const uint8_t *data, size_t len)
 		}
 		memcpy(pb->name, h.host, h.host_len + 1);
 	}
-	/* The head is complete: what this read had beyond the peek buffer goes after it. */
-	if (take < len && spill_append(pb, data + take, len - take) != 0) {
-		peek_release(c);
-		conn_abort(c);
-		return;
-	}
-	client_route(c);
+	/* The head is complete: what this read had beyond the peek buffer goes after it
+	 * (a receive buffer holds 64 KiB, the peek buffer 16). */
+	client_route(c, data + take, len - take);
 }
 
 static void splice_data(struct conn *c, const uint8_t *data, size_t len)
@@ -447,13 +433,10 @@ static void client_data(struct conn *c, const uint8_t *data, size_t len)
 		client_peek(c, data, len);
 	else if (f->state == ST_SPLICE)
 		splice_data(c, data, len);
-	else if (f->peek != NULL && f->peek->spill_len == 0 && f->peek->len + len <= PEEK_CAP) {
-		/* Bytes that were in flight when reading paused: keep them for replay. */
-		memcpy(f->peek->data + f->peek->len, data, len);
-		f->peek->len += (uint32_t)len;
-	} else if (f->peek == NULL || spill_append(f->peek, data, len) != 0) {
+	else if (f->state == ST_CONNECTING && f->peer != NULL)
+		splice_data(c, data, len); /* queued behind the header until connected */
+	else
 		conn_abort(c);
-	}
 }
 
 /* One side shut down its writing: pass the half-close on; close when both did. */
@@ -579,17 +562,9 @@ static int upstream_open(struct conn *up)
 		return -1; /* the client went away while connecting */
 	struct fwd *f = F(c);
 	struct fwd_worker *fw = FW(c);
-	uint8_t hdr[PROXY_V2_ENCODE_MAX];
 	char uid[17];
 	snprintf(uid, sizeof(uid), "%016" PRIx64, f->id);
-	int n = proxy_v2_encode(hdr, sizeof(hdr), conn_peer(c, NULL), conn_local(c, NULL),
-				f->peek->name, strlen(f->peek->name), (const uint8_t *)uid, 16);
-	if (n < 0 || conn_send(up, hdr, (size_t)n) != 0 ||
-	    conn_send(up, f->peek->data, f->peek->len) != 0 ||
-	    (f->peek->spill_len && conn_send(up, f->peek->spill, f->peek->spill_len) != 0))
-		return -1;
 	metrics_inc_at(fw->m, FM_ROUTED, f->kind);
-	metrics_add(fw->m, FM_BYTES_UP, (uint64_t)f->peek->len + f->peek->spill_len);
 	metrics_observe(fw->m, FM_PEEK_SECONDS,
 			(double)(worker_now_ms(conn_worker(c)) - f->start_ms) / 1000.0);
 	log_debug("routed", "id=%s name=%s", uid, f->peek->name);

@@ -894,7 +894,8 @@ static int set_nonblocking(int fd)
 int conn_splice(struct conn *from, struct conn *to)
 {
 	if (from->state != CONN_OPEN || to->state != CONN_OPEN || from->w != to->w ||
-	    from->splice_to != NULL || to->splice_from != NULL || from->connecting)
+	    from->splice_to != NULL || to->splice_from != NULL || from->connecting ||
+	    to->connecting)
 		return -EINVAL;
 	/* splice(2) waits on a blocking socket whatever its flags say: make both
 	 * non-blocking (io_uring's own operations on them poll as before). */

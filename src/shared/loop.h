@@ -237,7 +237,7 @@ void conn_abort(struct conn *c);
  * waits while `to` cannot take more; bytes queued on `to` with conn_send go out first.
  * EOF on `from` calls its on_eof as before (pass the half-close on with
  * conn_shutdown_write(to)); errors end the connection they happen on. Both conns
- * must be open and of the same worker. Returns 0 or -EINVAL. The other direction is
+ * must be open, connected and of the same worker. Returns 0 or -EINVAL. The other direction is
  * independent: call conn_splice(to, from) for it. */
 int conn_splice(struct conn *from, struct conn *to);
 /* true once conn_splice(c, ...) was called. */

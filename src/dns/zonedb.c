@@ -26,7 +26,7 @@
 #define KEY_MAX (1 + 2 * DNSW_NAME_MAX + 1 + 2)
 #define RRSET_HDR 6          /* value: ttl u32, count u16, then the RDATAs */
 #define RDATA_MAX 65535      /* all RDATAs of an RRset with their length fields */
-#define CACHE_BYTES (64u << 20)
+#define CACHE_BYTES (256u << 20)
 
 enum { K_NODE = 'N', K_RRSET = 'R', K_ZONE = 'Z', K_CLAIM = 'C', K_SEQ = 'S' };
 

@@ -910,49 +910,79 @@ static void txn_put_node(struct zonedb_txn *t, const uint8_t *lc, const struct z
 	txn_put(t, key, node_key(lc, key), v, 2u * n->ntypes);
 }
 
-/* Rewrite the view (Q key) of the lowercase name lc from the transaction's node and
- * RRsets: its type list, then each RRset's stored value with a 2-byte length. A name
- * without a node, or whose view would exceed VIEW_MAX, has none. */
-static int txn_put_view(struct zonedb_txn *t, const uint8_t *lc)
+/* An iterator over the transaction's view (pending writes over the store). */
+static rocksdb_iterator_t *txn_iter(struct zonedb_txn *t);
+
+/* Rewrite the view (Q key) of the lowercase name lc from the transaction's RRsets,
+ * read with it, an iterator over the transaction's view: its type list, then each
+ * RRset's stored value with a 2-byte length. The name's R keys are contiguous and
+ * hold exactly its node's types, so one seek finds them all. A name without a node,
+ * or whose view would exceed VIEW_MAX, has none. */
+static int txn_put_view(struct zonedb_txn *t, rocksdb_iterator_t *it, const uint8_t *lc)
 {
-	uint8_t key[KEY_MAX], rkey[KEY_MAX], v[VIEW_MAX];
-	struct zonedb_node n;
+	uint8_t key[KEY_MAX], prefix[KEY_MAX], v[VIEW_MAX];
+	const uint8_t *val[ZONEDB_TYPES_MAX];
+	size_t vlen[ZONEDB_TYPES_MAX];
+	uint16_t types[ZONEDB_TYPES_MAX];
 	size_t kl = view_key(lc, key);
-	int ret = txn_node(t, lc, &n);
-	if (ret <= 0) {
-		if (ret == 0)
-			txn_del(t, key, kl);
-		return ret;
-	}
-	size_t off = 2 + 2u * n.ntypes;
-	bool fits = off <= VIEW_MAX;
-	if (fits) {
-		v[0] = (uint8_t)(n.ntypes >> 8);
-		v[1] = (uint8_t)n.ntypes;
-		for (size_t i = 0; i < n.ntypes; i++) {
-			v[2 + 2 * i] = (uint8_t)(n.types[i] >> 8);
-			v[3 + 2 * i] = (uint8_t)n.types[i];
-		}
-	}
-	for (size_t i = 0; fits && i < n.ntypes; i++) {
-		char *rv;
-		size_t rl;
-		if ((ret = txn_get(t, rkey, rrset_key(lc, n.types[i], rkey), &rv, &rl)))
-			return ret;
-		if (rv == NULL || off + 2 + rl > VIEW_MAX) {
+	size_t pl = rrset_key(lc, 0, prefix) - 2; /* "R" name-key 00: then the type */
+	size_t nt = 0, size = 2, used = 0;
+	bool fits = true;
+	char *e = NULL;
+
+	for (rocksdb_iter_seek(it, (const char *)prefix, pl); rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		size_t il;
+		const uint8_t *ik = (const uint8_t *)rocksdb_iter_key(it, &il);
+		if (il != pl + 2 || memcmp(ik, prefix, pl) != 0)
+			break;
+		if (nt == ZONEDB_TYPES_MAX)
+			return fail(t, -EIO);
+		types[nt] = get16(ik + pl);
+		val[nt] = (const uint8_t *)rocksdb_iter_value(it, &vlen[nt]);
+		size += 4 + vlen[nt];
+		if (size > VIEW_MAX) {
 			fits = false;
-		} else {
-			v[off] = (uint8_t)(rl >> 8);
-			v[off + 1] = (uint8_t)rl;
-			memcpy(v + off + 2, rv, rl);
-			off += 2 + rl;
+			break;
 		}
-		rocksdb_free(rv);
+		/* A value is valid only until the iterator moves: copy it now. */
+		memcpy(v + used, val[nt], vlen[nt]);
+		val[nt] = v + used;
+		used += vlen[nt];
+		nt++;
 	}
-	if (fits)
-		txn_put(t, key, kl, v, off);
-	else
+	rocksdb_iter_get_error(it, &e);
+	if (e) {
+		free(e);
+		return fail(t, -EIO);
+	}
+	if (nt == 0 && fits) {
+		/* No RRsets: an empty non-terminal keeps an empty view, else none. */
+		struct zonedb_node n;
+		int ret = txn_node(t, lc, &n);
+		if (ret < 0)
+			return ret;
+		fits = ret == 1;
+	}
+	if (!fits) {
 		txn_del(t, key, kl);
+		return 0;
+	}
+	uint8_t out[VIEW_MAX];
+	size_t off = 2 + 2 * nt;
+	out[0] = (uint8_t)(nt >> 8);
+	out[1] = (uint8_t)nt;
+	for (size_t i = 0; i < nt; i++) {
+		out[2 + 2 * i] = (uint8_t)(types[i] >> 8);
+		out[3 + 2 * i] = (uint8_t)types[i];
+	}
+	for (size_t i = 0; i < nt; i++) {
+		out[off] = (uint8_t)(vlen[i] >> 8);
+		out[off + 1] = (uint8_t)vlen[i];
+		memcpy(out + off + 2, val[i], vlen[i]);
+		off += 2 + vlen[i];
+	}
+	txn_put(t, key, kl, out, off);
 	return 0;
 }
 
@@ -1429,10 +1459,14 @@ int zonedb_txn_commit(struct zonedb_txn *t, struct zonedb_changes *changes)
 	}
 	/* Every name whose data changed gets its view rewritten in the same batch (a
 	 * name noted twice in a row, as A then AAAA of one owner, once). */
-	for (size_t i = 0; i < t->nnames; i++) {
-		if (i > 0 && dnsw_name_equal(t->names[i], t->names[i - 1]))
-			continue;
-		if ((ret = txn_put_view(t, t->names[i])))
+	if (t->nnames) {
+		rocksdb_iterator_t *it = txn_iter(t);
+		for (size_t i = 0; i < t->nnames && !ret; i++) {
+			if (i == 0 || !dnsw_name_equal(t->names[i], t->names[i - 1]))
+				ret = txn_put_view(t, it, t->names[i]);
+		}
+		rocksdb_iter_destroy(it);
+		if (ret)
 			goto finish;
 	}
 	if (rocksdb_writebatch_wi_count(t->wb)) {

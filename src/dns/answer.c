@@ -182,7 +182,7 @@ static enum outcome resolve(struct ctx *c, const uint8_t *name, const uint8_t *o
 /* The data at node_name (which may be a wildcard) answers for owner. */
 static enum outcome answer_node(struct ctx *c, const uint8_t *node_name,
 				const struct zonedb_node *node, const uint8_t *owner,
-				unsigned depth)
+				unsigned depth, const struct zonedb_rrset *pre)
 {
 	const struct dnsw_query *q = c->q;
 	struct zonedb_rrset rr;
@@ -211,8 +211,11 @@ static enum outcome answer_node(struct ctx *c, const uint8_t *node_name,
 		enum outcome o = resolve(c, target, target, depth + 1);
 		return o == OUT_REFERRAL ? OUT_STOP : o;
 	}
-	if (!node_has(node, q->qtype) ||
-	    zonedb_get_rrset(c->db, node_name, q->qtype, &rr, c->scratch, HALF) != 0)
+	if (!node_has(node, q->qtype))
+		return OUT_NODATA;
+	if (pre != NULL && pre->rdata != NULL)
+		rr = *pre; /* read with the node */
+	else if (zonedb_get_rrset(c->db, node_name, q->qtype, &rr, c->scratch, HALF) != 0)
 		return OUT_NODATA;
 	put_main(c, DNSW_SEC_AN, owner, &rr, rr.ttl);
 	if (q->qtype == DNSW_T_NS && !c->full)
@@ -230,9 +233,18 @@ static enum outcome resolve(struct ctx *c, const uint8_t *name, const uint8_t *o
 	struct zonedb_node node;
 	add_dep(c, name);
 	/* From the label under the apex down to the name itself. */
+	/* The name itself is read with its view: node and RRset in one point read, for
+	 * most queries ask for names that exist and hold the type (ANY: the node's first
+	 * type, read apart). pre is in scratch[0, HALF), used before anything else is. */
+	struct zonedb_rrset pre = { .rdata = NULL };
+	bool with_rrset = c->q->qtype != DNSW_T_ANY;
 	for (unsigned j = c->apex_labels + 1; j <= labels; j++) {
 		const uint8_t *suffix = name + offs[labels - j];
-		if (zonedb_get_node(c->db, suffix, &node) != 0) {
+		int got = j == labels && with_rrset
+				  ? zonedb_get_name(c->db, suffix, c->q->qtype, &node, &pre,
+						    c->scratch, HALF)
+				  : zonedb_get_node(c->db, suffix, &node);
+		if (got != 0) {
 			/* suffix does not exist: its parent is the closest encloser. */
 			const uint8_t *ce = name + offs[labels - j + 1];
 			uint8_t wild[DNSW_NAME_MAX];
@@ -246,7 +258,7 @@ static enum outcome resolve(struct ctx *c, const uint8_t *name, const uint8_t *o
 			add_dep(c, wild);
 			if (zonedb_get_node(c->db, wild, &node) != 0)
 				return OUT_NXDOMAIN;
-			return answer_node(c, wild, &node, owner, depth);
+			return answer_node(c, wild, &node, owner, depth, NULL);
 		}
 		bool at_name = j == labels;
 		if (node_has(&node, DNSW_T_NS) && !(at_name && c->q->qtype == DNSW_T_DS)) {
@@ -258,7 +270,7 @@ static enum outcome resolve(struct ctx *c, const uint8_t *name, const uint8_t *o
 	}
 	if (labels == c->apex_labels && zonedb_get_node(c->db, name, &node) != 0)
 		return OUT_NXDOMAIN; /* the apex itself always exists; be safe */
-	return answer_node(c, name, &node, owner, depth);
+	return answer_node(c, name, &node, owner, depth, &pre);
 }
 
 static size_t finish(struct ctx *c, const uint8_t *cookie, uint8_t cookie_len, size_t opt_size)

@@ -5,7 +5,9 @@
  * A/AAAA with the relay VIPs. Every change is written to the store first, then
  * invalidates the affected cached answers on every worker. See docs/dns.md.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +87,25 @@ static const struct dns_zone_cfg *zone_cfg_for(const struct dns_cfg *cfg, const 
 	return NULL;
 }
 
+/*
+ * Give the memory a large load freed back to the system. The zone file's parse and
+ * the store's write batch are hundreds of MB for a million names; jemalloc keeps
+ * freed pages of an arena until that arena allocates again, and the loading thread
+ * is idle afterwards, so they would stay resident for good. mallctl is looked up at
+ * run time: sanitizer builds run on another allocator (then malloc_trim).
+ */
+static void release_freed_memory(void)
+{
+	typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
+	mallctl_fn mallctl = (mallctl_fn)dlsym(RTLD_DEFAULT, "mallctl");
+	if (mallctl != NULL) {
+		mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+		mallctl("arena.4096.purge", NULL, NULL, NULL, 0); /* 4096: every arena */
+	} else {
+		malloc_trim(0);
+	}
+}
+
 static int load_zones(const struct dns_cfg *cfg, bool at_start)
 {
 	int failed = 0;
@@ -112,8 +133,10 @@ static int load_zones(const struct dns_cfg *cfg, bool at_start)
 		}
 		double secs = at_start ? 0 : invalidate(&ch);
 		/* A large load would otherwise stay in memory as a RocksDB memtable. */
-		if (changed > 1000)
+		if (changed > 1000) {
 			zonedb_flush(app.server.db);
+			release_freed_memory();
+		}
 		log_info("zone loaded", "zone=%s file=%s rrsets_changed=%zu names_invalidated=%zu "
 			 "invalidation_ms=%.3f", z->name, z->file, changed, ch.count, secs * 1000);
 		zonedb_changes_free(&ch);

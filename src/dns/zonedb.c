@@ -26,9 +26,10 @@
 #define KEY_MAX (1 + 2 * DNSW_NAME_MAX + 1 + 2)
 #define RRSET_HDR 6          /* value: ttl u32, count u16, then the RDATAs */
 #define RDATA_MAX 65535      /* all RDATAs of an RRset with their length fields */
-#define CACHE_BYTES (64u << 20)
+#define CACHE_BYTES (256u << 20)
+#define VIEW_MAX 512         /* largest name view (Q key): type list and RRsets */
 
-enum { K_NODE = 'N', K_RRSET = 'R', K_ZONE = 'Z', K_CLAIM = 'C', K_SEQ = 'S' };
+enum { K_NODE = 'N', K_RRSET = 'R', K_ZONE = 'Z', K_CLAIM = 'C', K_SEQ = 'S', K_VIEW = 'Q' };
 
 struct zone_apex {
 	uint8_t len;
@@ -160,6 +161,12 @@ static size_t rrset_key(const uint8_t *name, uint16_t type, uint8_t *key)
 	key[k++] = (uint8_t)(type >> 8);
 	key[k++] = (uint8_t)type;
 	return k;
+}
+
+static size_t view_key(const uint8_t *name, uint8_t *key)
+{
+	key[0] = K_VIEW;
+	return 1 + name_key(name, key + 1);
 }
 
 static size_t claim_key(const uint8_t *name, uint8_t *key)
@@ -540,6 +547,67 @@ int zonedb_get_node(struct zonedb *db, const uint8_t *name, struct zonedb_node *
 	return ret;
 }
 
+/* An RRset value into out (rdata copied into buf). */
+static int rrset_parse(const uint8_t *v, size_t vl, uint16_t type, struct zonedb_rrset *out,
+		       uint8_t *buf, size_t cap)
+{
+	if (vl < RRSET_HDR)
+		return -EIO;
+	if (vl - RRSET_HDR > cap)
+		return AD_ENOSPACE;
+	out->type = type;
+	out->ttl = get32(v);
+	out->count = get16(v + 4);
+	out->rdata_len = vl - RRSET_HDR;
+	memcpy(buf, v + RRSET_HDR, out->rdata_len);
+	out->rdata = buf;
+	return 0;
+}
+
+/* A view value: the node, and the RRset of type when it is there and fits cap. */
+static int view_parse(const uint8_t *v, size_t vl, uint16_t type, struct zonedb_node *node,
+		      struct zonedb_rrset *rr, uint8_t *buf, size_t cap)
+{
+	if (vl < 2)
+		return -EIO;
+	size_t nt = get16(v), off = 2 + 2 * nt;
+	if (nt > ZONEDB_TYPES_MAX || off > vl || node_parse(v + 2, 2 * nt, node) != 0)
+		return -EIO;
+	for (size_t i = 0; i < nt; i++) {
+		if (off + 2 > vl || off + 2 + get16(v + off) > vl)
+			return -EIO;
+		size_t rl = get16(v + off);
+		off += 2;
+		if (node->types[i] == type && rrset_parse(v + off, rl, type, rr, buf, cap) != 0)
+			rr->rdata = NULL; /* left to zonedb_get_rrset to report */
+		off += rl;
+	}
+	return off == vl ? 0 : -EIO;
+}
+
+int zonedb_get_name(struct zonedb *db, const uint8_t *name, uint16_t type,
+		    struct zonedb_node *node, struct zonedb_rrset *rr, uint8_t *buf, size_t cap)
+{
+	uint8_t key[KEY_MAX];
+	rocksdb_pinnableslice_t *ps;
+	size_t vl;
+
+	rr->rdata = NULL;
+	int ret = get_pinned(db, key, view_key(name, key), &ps);
+	if (ret)
+		return ret;
+	if (ps) {
+		const uint8_t *v = (const uint8_t *)rocksdb_pinnableslice_value(ps, &vl);
+		ret = view_parse(v, vl, type, node, rr, buf, cap);
+		rocksdb_pinnableslice_destroy(ps);
+		if (ret == 0)
+			return 0;
+		rr->rdata = NULL;
+	}
+	/* No view (a missing or large name, data written before views) or a bad one. */
+	return zonedb_get_node(db, name, node);
+}
+
 int zonedb_get_rrset(struct zonedb *db, const uint8_t *name, uint16_t type,
 		     struct zonedb_rrset *out, uint8_t *buf, size_t cap)
 {
@@ -553,18 +621,7 @@ int zonedb_get_rrset(struct zonedb *db, const uint8_t *name, uint16_t type,
 	if (!ps)
 		return AD_ENOTFOUND;
 	const uint8_t *v = (const uint8_t *)rocksdb_pinnableslice_value(ps, &vl);
-	if (vl < RRSET_HDR) {
-		ret = -EIO;
-	} else if (vl - RRSET_HDR > cap) {
-		ret = AD_ENOSPACE;
-	} else {
-		out->type = type;
-		out->ttl = get32(v);
-		out->count = get16(v + 4);
-		out->rdata_len = vl - RRSET_HDR;
-		memcpy(buf, v + RRSET_HDR, out->rdata_len);
-		out->rdata = buf;
-	}
+	ret = rrset_parse(v, vl, type, out, buf, cap);
 	rocksdb_pinnableslice_destroy(ps);
 	return ret;
 }
@@ -851,6 +908,82 @@ static void txn_put_node(struct zonedb_txn *t, const uint8_t *lc, const struct z
 		v[2 * i + 1] = (uint8_t)n->types[i];
 	}
 	txn_put(t, key, node_key(lc, key), v, 2u * n->ntypes);
+}
+
+/* An iterator over the transaction's view (pending writes over the store). */
+static rocksdb_iterator_t *txn_iter(struct zonedb_txn *t);
+
+/* Rewrite the view (Q key) of the lowercase name lc from the transaction's RRsets,
+ * read with it, an iterator over the transaction's view: its type list, then each
+ * RRset's stored value with a 2-byte length. The name's R keys are contiguous and
+ * hold exactly its node's types, so one seek finds them all. A name without a node,
+ * or whose view would exceed VIEW_MAX, has none. */
+static int txn_put_view(struct zonedb_txn *t, rocksdb_iterator_t *it, const uint8_t *lc)
+{
+	uint8_t key[KEY_MAX], prefix[KEY_MAX], v[VIEW_MAX];
+	const uint8_t *val[ZONEDB_TYPES_MAX];
+	size_t vlen[ZONEDB_TYPES_MAX];
+	uint16_t types[ZONEDB_TYPES_MAX];
+	size_t kl = view_key(lc, key);
+	size_t pl = rrset_key(lc, 0, prefix) - 2; /* "R" name-key 00: then the type */
+	size_t nt = 0, size = 2, used = 0;
+	bool fits = true;
+	char *e = NULL;
+
+	for (rocksdb_iter_seek(it, (const char *)prefix, pl); rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		size_t il;
+		const uint8_t *ik = (const uint8_t *)rocksdb_iter_key(it, &il);
+		if (il != pl + 2 || memcmp(ik, prefix, pl) != 0)
+			break;
+		if (nt == ZONEDB_TYPES_MAX)
+			return fail(t, -EIO);
+		types[nt] = get16(ik + pl);
+		val[nt] = (const uint8_t *)rocksdb_iter_value(it, &vlen[nt]);
+		size += 4 + vlen[nt];
+		if (size > VIEW_MAX) {
+			fits = false;
+			break;
+		}
+		/* A value is valid only until the iterator moves: copy it now. */
+		memcpy(v + used, val[nt], vlen[nt]);
+		val[nt] = v + used;
+		used += vlen[nt];
+		nt++;
+	}
+	rocksdb_iter_get_error(it, &e);
+	if (e) {
+		free(e);
+		return fail(t, -EIO);
+	}
+	if (nt == 0 && fits) {
+		/* No RRsets: an empty non-terminal keeps an empty view, else none. */
+		struct zonedb_node n;
+		int ret = txn_node(t, lc, &n);
+		if (ret < 0)
+			return ret;
+		fits = ret == 1;
+	}
+	if (!fits) {
+		txn_del(t, key, kl);
+		return 0;
+	}
+	uint8_t out[VIEW_MAX];
+	size_t off = 2 + 2 * nt;
+	out[0] = (uint8_t)(nt >> 8);
+	out[1] = (uint8_t)nt;
+	for (size_t i = 0; i < nt; i++) {
+		out[2 + 2 * i] = (uint8_t)(types[i] >> 8);
+		out[3 + 2 * i] = (uint8_t)types[i];
+	}
+	for (size_t i = 0; i < nt; i++) {
+		out[off] = (uint8_t)(vlen[i] >> 8);
+		out[off + 1] = (uint8_t)vlen[i];
+		memcpy(out + off + 2, val[i], vlen[i]);
+		off += 2 + vlen[i];
+	}
+	txn_put(t, key, kl, out, off);
+	return 0;
 }
 
 /* An iterator over the transaction's view (pending writes over the store). */
@@ -1323,6 +1456,18 @@ int zonedb_txn_commit(struct zonedb_txn *t, struct zonedb_changes *changes)
 		}
 		changes->names = g;
 		changes->cap = cap;
+	}
+	/* Every name whose data changed gets its view rewritten in the same batch (a
+	 * name noted twice in a row, as A then AAAA of one owner, once). */
+	if (t->nnames) {
+		rocksdb_iterator_t *it = txn_iter(t);
+		for (size_t i = 0; i < t->nnames && !ret; i++) {
+			if (i == 0 || !dnsw_name_equal(t->names[i], t->names[i - 1]))
+				ret = txn_put_view(t, it, t->names[i]);
+		}
+		rocksdb_iter_destroy(it);
+		if (ret)
+			goto finish;
 	}
 	if (rocksdb_writebatch_wi_count(t->wb)) {
 		rocksdb_write_writebatch_wi(db->db, db->wopts, t->wb, &e);

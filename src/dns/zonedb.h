@@ -13,6 +13,10 @@
  *   Z <apex-key>              a zone: its apex (the list of zones is loaded at open)
  *   C <name-key>              a claimed name (registry or admin API), value = apex
  *   S                         the registry feed sequence applied last
+ *   Q <name-key>              view of a name: its node's type list, then each
+ *                             RRset's R value, rewritten at every commit that
+ *                             changes the name; absent when over 512 bytes (the
+ *                             answer path then reads N and R)
  *
  * A name key is the name's labels from the root down, each label lowercased and
  * followed by 0x00; inside a label 0x00 is written 01 01 and 0x01 is written 01 02,
@@ -111,6 +115,13 @@ int zonedb_get_node(struct zonedb *db, const uint8_t *name, struct zonedb_node *
  * AD_ENOSPACE when cap is too small, or -EIO. */
 int zonedb_get_rrset(struct zonedb *db, const uint8_t *name, uint16_t type,
 		     struct zonedb_rrset *out, uint8_t *buf, size_t cap);
+/* The node at name and, in the same point read when the name's view has it, the
+ * RRset (name, type): the read for the name a query asks for. Returns as
+ * zonedb_get_node(); when it returns 0, rr holds the RRset if it was read (rdata
+ * copied into buf, at most cap bytes), else rr->rdata is NULL and zonedb_get_rrset()
+ * tells (the type may be absent, or the name too large for a view). */
+int zonedb_get_name(struct zonedb *db, const uint8_t *name, uint16_t type,
+		    struct zonedb_node *node, struct zonedb_rrset *rr, uint8_t *buf, size_t cap);
 /* Every RRset of the zone at apex in canonical order (names, then types): the
  * zone's key range read from one consistent view, without the names that belong to
  * a child zone in the list (zonedb_find_owner). fn gets the owner (lowercase wire

@@ -36,6 +36,7 @@
 #define BGID 1
 #define TICK_MS 100
 #define MAX_LISTENERS 32
+#define UDP_BATCH 64      /* datagrams gathered for one sendmmsg */
 
 /* The operation of a CQE, in the low 3 bits of its user data (the rest is the
  * object's address). Eight codes: the worker's message eventfd shares OP_IGNORE,
@@ -180,6 +181,10 @@ struct worker {
 	unsigned udp_inflight;
 	struct loop_pipe *pipes;  /* empty pipes for reuse */
 	unsigned npipes;
+	/* Datagrams udp_send queued in this iteration, sent by udp_flush. */
+	unsigned udp_npend;
+	struct udp_slot *udp_pend[UDP_BATCH];
+	struct mmsghdr udp_mm[UDP_BATCH];
 	uint64_t now_ms;
 	uint64_t last_tick_ms;
 	bool draining;
@@ -1049,6 +1054,8 @@ static void on_connect(struct worker *w, struct conn *c, struct io_uring_cqe *cq
 	conn_opened(c);
 }
 
+static void udp_flush(struct worker *w);
+
 static void udp_arm(struct worker *w, struct udp_sock *s)
 {
 	struct io_uring_sqe *sqe = get_sqe(w);
@@ -1089,6 +1096,7 @@ static void on_udp_recv(struct worker *w, struct udp_sock *s, struct io_uring_cq
 	if (!more) {
 		s->armed = false;
 		if (w->draining) {
+			udp_flush(w); /* answers queued for it go out first */
 			close(s->fd);
 			s->closed = true;
 		} else {
@@ -1103,10 +1111,10 @@ int udp_send(struct udp_sock *s, const struct sockaddr *to, socklen_t tolen,
 	struct worker *w = s->w;
 	if (len > w->loop->cfg.buf_size || tolen > sizeof(struct sockaddr_storage))
 		return AD_ETOOBIG;
+	if (w->udp_npend == UDP_BATCH)
+		udp_flush(w);
 	struct udp_slot *slot = pool_get(&w->udp_slots);
-	struct io_uring_sqe *sqe = slot ? get_sqe(w) : NULL;
-	if (sqe == NULL) {
-		pool_put(&w->udp_slots, slot);
+	if (slot == NULL) {
 		STAT_ADD(w, udp_dropped, 1);
 		return AD_ENOSPACE;
 	}
@@ -1120,10 +1128,56 @@ int udp_send(struct udp_sock *s, const struct sockaddr *to, socklen_t tolen,
 	slot->hdr.msg_namelen = tolen;
 	slot->hdr.msg_iov = &slot->iov;
 	slot->hdr.msg_iovlen = 1;
-	io_uring_prep_sendmsg(sqe, s->fd, &slot->hdr, MSG_NOSIGNAL);
+	w->udp_pend[w->udp_npend++] = slot;
+	return 0;
+}
+
+/* A datagram the socket would not take at once: io_uring sends it when there is room. */
+static void udp_submit(struct worker *w, struct udp_slot *slot)
+{
+	struct io_uring_sqe *sqe = get_sqe(w);
+	if (sqe == NULL) {
+		pool_put(&w->udp_slots, slot);
+		STAT_ADD(w, udp_dropped, 1);
+		return;
+	}
+	io_uring_prep_sendmsg(sqe, slot->s->fd, &slot->hdr, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, tag(slot, OP_UDP_SEND));
 	w->udp_inflight++;
-	return 0;
+}
+
+/*
+ * Send what udp_send queued since the last flush: one non-blocking sendmmsg per run
+ * of datagrams from the same socket, straight from the worker. A burst of answers
+ * then costs one kernel entry, with no submission and completion per datagram.
+ * What a socket does not take now (EAGAIN: its send buffer is full) goes through
+ * io_uring, which waits for room; a datagram the kernel refuses is dropped.
+ */
+static void udp_flush(struct worker *w)
+{
+	unsigned n = w->udp_npend;
+	w->udp_npend = 0;
+	for (unsigned i = 0; i < n;) {
+		struct udp_sock *s = w->udp_pend[i]->s;
+		unsigned end = i;
+		for (; end < n && w->udp_pend[end]->s == s; end++)
+			w->udp_mm[end].msg_hdr = w->udp_pend[end]->hdr;
+		while (i < end) {
+			int sent = sendmmsg(s->fd, &w->udp_mm[i], end - i, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (sent > 0) {
+				for (unsigned k = i; k < i + (unsigned)sent; k++)
+					pool_put(&w->udp_slots, w->udp_pend[k]);
+				STAT_ADD(w, udp_out, (uint64_t)sent);
+				i += (unsigned)sent;
+			} else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+				for (; i < end; i++)
+					udp_submit(w, w->udp_pend[i]);
+			} else {
+				pool_put(&w->udp_slots, w->udp_pend[i++]);
+				STAT_ADD(w, udp_dropped, 1);
+			}
+		}
+	}
 }
 
 static void on_udp_send(struct worker *w, struct udp_slot *slot, struct io_uring_cqe *cqe)
@@ -1213,6 +1267,7 @@ static void begin_drain(struct worker *w)
 	if (w->draining)
 		return;
 	w->draining = true;
+	udp_flush(w); /* before any UDP socket is closed */
 	w->drain_deadline_ms = w->now_ms + w->loop->cfg.drain_timeout_ms;
 	for (unsigned i = 0; i < w->nsocks; i++) {
 		struct udp_sock *s = &w->socks[i];
@@ -1298,12 +1353,14 @@ static void worker_run(struct worker *w)
 			seen++;
 		}
 		io_uring_cq_advance(&w->ring, seen);
+		udp_flush(w);
 		buf_flush(w);
 		flush_all(w);
 		settle_all(w);
 		if (w->now_ms - w->last_tick_ms >= TICK_MS || w->draining) {
 			w->last_tick_ms = w->now_ms;
 			housekeeping(w);
+			udp_flush(w);
 			flush_all(w);
 			settle_all(w);
 		}

@@ -251,9 +251,10 @@ bool conn_spliced(const struct conn *c);
 struct conn *conn_connect(struct worker *w, const struct sockaddr *addr, socklen_t len,
 			  const struct conn_ops *ops, void *ctx, uint64_t timeout_ms, int *err);
 
-/* Send one datagram from socket s (copied into a send slot; batched with the other
- * sends of this loop iteration). Returns 0, AD_ENOSPACE (no slot free: dropped and
- * counted) or AD_ETOOBIG (len over buf_size). */
+/* Send one datagram from socket s (copied into a send slot). The datagrams of one
+ * loop iteration leave together at its end, one sendmmsg per socket; what the socket
+ * cannot take at once is sent through io_uring when there is room. Returns 0,
+ * AD_ENOSPACE (no slot free: dropped and counted) or AD_ETOOBIG (len over buf_size). */
 int udp_send(struct udp_sock *s, const struct sockaddr *to, socklen_t tolen,
 	     const void *data, size_t len);
 

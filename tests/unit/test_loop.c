@@ -184,6 +184,53 @@ Test(loop, udp_datagrams_echo, .timeout = 60)
 	stop_echo();
 }
 
+/* A burst larger than one send batch: the answers of one loop pass go out together
+ * (sendmmsg), and none is lost or duplicated on the way. */
+Test(loop, udp_burst_answered_in_batches, .timeout = 60)
+{
+	start_echo(NULL, NULL);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int rcvbuf = 1 << 20;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	struct timeval tv = { .tv_sec = 2 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	struct sockaddr_in sa = loopback(srv_port);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	enum { BURST = 150 }; /* small datagrams: the server's receive buffer holds them all */
+	bool seen[BURST] = { false };
+	for (int round = 0; round < 5; round++) {
+		for (uint32_t i = 0; i < BURST; i++) {
+			uint8_t q[64];
+			memcpy(q, &i, sizeof(i));
+			fill_pattern(q + 4, sizeof(q) - 4, i);
+			cr_assert_eq(send(fd, q, sizeof(q), 0), (ssize_t)sizeof(q));
+		}
+		memset(seen, 0, sizeof(seen));
+		for (int got = 0; got < BURST; got++) {
+			uint8_t r[128], want[64];
+			ssize_t n = recv(fd, r, sizeof(r), 0);
+			cr_assert_eq(n, 64, "answer %d of round %d: %zd (%s)", got, round, n, strerror(errno));
+			uint32_t i;
+			memcpy(&i, r, sizeof(i));
+			cr_assert_lt(i, (uint32_t)BURST);
+			cr_assert(!seen[i], "datagram %u echoed twice", i);
+			seen[i] = true;
+			fill_pattern(want + 4, sizeof(want) - 4, i);
+			cr_assert_eq(memcmp(r + 4, want + 4, sizeof(want) - 4), 0);
+		}
+	}
+	close(fd);
+	/* Counters are exact once the workers have stopped. */
+	loop_drain(srv);
+	loop_join(srv);
+	struct loop_stats st;
+	loop_stats(srv, &st);
+	cr_assert_eq(st.udp_out, st.udp_in, "sent %lu of %lu", (unsigned long)st.udp_out,
+		     (unsigned long)st.udp_in);
+	cr_assert_eq(st.udp_dropped, 0);
+	stop_echo();
+}
+
 Test(loop, peers_that_reset_mid_stream_leave_nothing_behind, .timeout = 60)
 {
 	start_echo(NULL, NULL);

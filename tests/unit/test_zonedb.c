@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rocksdb/c.h>
+
 #include "dnswire.h"
 #include "error.h"
 #include "zonedb.h"
@@ -322,6 +324,115 @@ Test(zonedb, empty_non_terminals)
 	cr_assert_eq(node_types("b.c.zone."), -1);
 	cr_assert_eq(node_types("c.zone."), -1);
 	cr_assert_eq(node_types("zone."), 1); /* the apex has data */
+}
+
+/* zonedb_get_name (the name's view, one read) says what zonedb_get_node and
+ * zonedb_get_rrset say. */
+static void check_name(const char *name, uint16_t type)
+{
+	static uint8_t buf1[65536], buf2[65536];
+	struct zonedb_node n1, n2;
+	struct zonedb_rrset r1, r2;
+	int g1 = zonedb_get_name(db, N(name), type, &n1, &r1, buf1, sizeof(buf1));
+	int g2 = zonedb_get_node(db, N(name), &n2);
+	cr_assert_eq(g1, g2, "%s: get_name %d, get_node %d", name, g1, g2);
+	if (g1 != 0)
+		return;
+	cr_assert_eq(n1.ntypes, n2.ntypes, "%s: types", name);
+	cr_assert_eq(memcmp(n1.types, n2.types, n1.ntypes * sizeof(n1.types[0])), 0);
+	int have = zonedb_get_rrset(db, N(name), type, &r2, buf2, sizeof(buf2));
+	if (r1.rdata == NULL)
+		return; /* not in the view: the caller reads it apart */
+	cr_assert_eq(have, 0, "%s: a type the store does not hold", name);
+	cr_assert(r1.type == r2.type && r1.ttl == r2.ttl && r1.count == r2.count &&
+		  r1.rdata_len == r2.rdata_len && memcmp(r1.rdata, r2.rdata, r1.rdata_len) == 0,
+		  "%s: RRset differs", name);
+}
+
+/* Whether the store holds a view (Q key) for a name of plain labels. Closes the
+ * store, reads it with RocksDB directly, reopens it. */
+static bool has_view(const char *name)
+{
+	const uint8_t *w = N(name);
+	uint8_t key[1 + DNSW_NAME_MAX + 128];
+	size_t offs[128], nl = 0, kl = 0;
+	for (size_t p = 0; w[p] != 0; p += (size_t)w[p] + 1)
+		offs[nl++] = p;
+	key[kl++] = 'Q';
+	while (nl-- > 0) {
+		memcpy(key + kl, w + offs[nl] + 1, w[offs[nl]]);
+		kl += w[offs[nl]];
+		key[kl++] = 0;
+	}
+	zonedb_close(db);
+	rocksdb_options_t *o = rocksdb_options_create();
+	char *e = NULL;
+	rocksdb_t *r = rocksdb_open_for_read_only(o, dir, 0, &e);
+	cr_assert_null(e, "%s", e);
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	size_t vl;
+	char *v = rocksdb_get(r, ro, (const char *)key, kl, &vl, &e);
+	cr_assert_null(e);
+	rocksdb_free(v);
+	rocksdb_readoptions_destroy(ro);
+	rocksdb_close(r);
+	rocksdb_options_destroy(o);
+	open_db();
+	return v != NULL;
+}
+
+Test(zonedb, name_views_follow_every_change)
+{
+	add_zone("zone.");
+	static const char *const names[] = { "zone.", "a.zone.", "b.a.zone.", "c.b.a.zone.",
+					     "big.zone.", "gone.zone.", "x.zone." };
+	static const uint16_t types[] = { DNSW_T_A, DNSW_T_TXT, DNSW_T_MX, DNSW_T_AAAA };
+	struct zonedb_txn *t = zonedb_txn_begin(db);
+	cr_assert_eq(put_a(t, "a.zone.", 300, 1, 2), 0);
+	cr_assert_eq(put_txt(t, "a.zone.", DNSW_T_TXT, "hello"), 0);
+	cr_assert_eq(put_a(t, "c.b.a.zone.", 60, 7, 1), 0); /* b.a.zone. is an ENT */
+	cr_assert_eq(put_a(t, "gone.zone.", 60, 9, 1), 0);
+	/* 16 addresses and a long TXT: over the view's size, read from N and R */
+	cr_assert_eq(put_a(t, "big.zone.", 300, 1, 16), 0);
+	char text[250];
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = 0;
+	cr_assert_eq(put_txt(t, "big.zone.", DNSW_T_TXT, text), 0);
+	cr_assert_eq(put_txt(t, "big.zone.", DNSW_T_MX, text), 0);
+	commit(t, NULL);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++)
+			check_name(names[i], types[k]);
+	cr_assert(has_view("a.zone.") && has_view("b.a.zone.") && has_view("zone."));
+	cr_assert(!has_view("big.zone.") && !has_view("x.zone."));
+
+	/* change an RRset, add a type, delete a name: the views follow */
+	t = zonedb_txn_begin(db);
+	cr_assert_eq(put_a(t, "a.zone.", 120, 5, 3), 0);
+	cr_assert_eq(put_txt(t, "c.b.a.zone.", DNSW_T_TXT, "more"), 0);
+	cr_assert_eq(zonedb_txn_delete_rrset(t, N("gone.zone."), DNSW_T_A), 0);
+	cr_assert_eq(zonedb_txn_delete_rrset(t, N("a.zone."), DNSW_T_TXT), 0);
+	commit(t, NULL);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		for (size_t k = 0; k < sizeof(types) / sizeof(types[0]); k++)
+			check_name(names[i], types[k]);
+	cr_assert(!has_view("gone.zone."));
+
+	/* the ENT's only descendant goes: the ENT and its view go too */
+	t = zonedb_txn_begin(db);
+	cr_assert_eq(zonedb_txn_delete_rrset(t, N("c.b.a.zone."), DNSW_T_A), 0);
+	cr_assert_eq(zonedb_txn_delete_rrset(t, N("c.b.a.zone."), DNSW_T_TXT), 0);
+	commit(t, NULL);
+	cr_assert_eq(node_types("b.a.zone."), -1);
+	cr_assert(!has_view("b.a.zone.") && !has_view("c.b.a.zone."));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		check_name(names[i], DNSW_T_A);
+
+	/* and a deleted zone leaves no view behind */
+	t = zonedb_txn_begin(db);
+	cr_assert_eq(zonedb_txn_delete_zone(t, N("zone.")), 0);
+	commit(t, NULL);
+	cr_assert(!has_view("a.zone.") && !has_view("zone."));
 }
 
 Test(zonedb, txn_sees_its_own_writes)

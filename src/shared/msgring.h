@@ -1,7 +1,8 @@
 /*
- * Message ring: the cross-core channel of one worker. Any thread may send (a
- * multi-producer, single-consumer ck_ring holding messages by value) and then wakes
- * the owner through an eventfd; only the owning worker drains it, from its own loop.
+ * Message ring: the cross-core channel of one worker. Any thread may send (senders
+ * take turns on a mutex to enqueue into a ck_ring holding messages by value) and then
+ * wakes the owner through an eventfd; only the owning worker drains it, from its own
+ * loop, without a lock.
  * Used for control traffic (route updates, cache invalidations, drain), never for
  * per-packet work.
  */
@@ -9,6 +10,7 @@
 #define AIRDRESS_MSGRING_H
 
 #include <ck_ring.h>
+#include <pthread.h>
 #include <stdint.h>
 
 /* One message. type values below 16 belong to the runtime (loop.h); daemons use
@@ -24,6 +26,7 @@ struct msgring {
 	struct ck_ring ring;
 	struct msg *slots;
 	int efd;            /* eventfd the owner waits on */
+	pthread_mutex_t send_lock; /* senders, one at a time (msgring.c says why) */
 };
 
 /* Prepare a caller-owned ring with room for capacity-1 messages (capacity is rounded

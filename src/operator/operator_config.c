@@ -109,7 +109,7 @@ static const struct cfg_item op_items[] = {
 	  .offset = offsetof(struct op_cfg, max_request_body), .def = "0", .reload = true,
 	  .doc = "largest request body passed to a service (413 beyond), 0 = no limit" },
 	{ .key = "upstream_idle", .type = CFG_UINT, .offset = offsetof(struct op_cfg, upstream_idle),
-	  .max = 1024, .def = "16", .reload = true,
+	  .max = 4096, .def = "128", .reload = true,
 	  .doc = "idle service connections kept per service and worker, 0 = none" },
 	{ .key = "upstream_idle_timeout", .type = CFG_DURATION,
 	  .offset = offsetof(struct op_cfg, upstream_idle_timeout), .min = 1, .def = "60s",

@@ -112,7 +112,7 @@ Test(config, proxy_defaults)
 	const char *yaml = "names: [a.test]\nroutes:\n  - { service: \"unix:/tmp/a.sock\" }\n";
 	cr_assert_eq(cfg_load_buffer(&op_schema, &c, "op.yaml", yaml, strlen(yaml), NULL, err,
 				     sizeof(err)), 0, "%s", err);
-	cr_assert_eq(c.upstream_idle, 16);
+	cr_assert_eq(c.upstream_idle, 128);
 	cr_assert_eq(c.upstream_idle_timeout, 60000);
 	cr_assert(c.access_log);
 	cfg_free(&op_schema, &c);

@@ -140,7 +140,8 @@ echo "ok: no handshake for dead_after: status 'tunnel: dead', /healthz 503"
 # 2. The relay starts: the tunnel comes alive, /healthz turns 200.
 start_relay
 wait_for 15 grep -q 'msg="tunnel alive"' operator.log || { tail operator.log; fail "never alive"; }
-wait_for 5 test "$(healthz)" = 200 || fail "/healthz once alive: $(healthz)"
+healthy() { [ "$(healthz)" = 200 ]; }
+wait_for 5 healthy || fail "/healthz once alive: $(healthz)"
 echo "ok: the relay came up: 'tunnel alive', /healthz 200"
 stop_pid "$op"
 

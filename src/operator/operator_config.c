@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "operator_config.h"
+#include "wg.h"
 
 static const struct cfg_item cert_items[] = {
 	{ .key = "name", .type = CFG_STRING, .offset = offsetof(struct op_cert_cfg, name),
@@ -27,8 +28,6 @@ static const struct cfg_item route_items[] = {
 
 static const struct cfg_schema route_schema = { "route", sizeof(struct op_route_cfg), route_items };
 
-static const char *const userspace_values[] = { "auto", "no", "yes", NULL };
-
 static const struct cfg_item tunnel_items[] = {
 	{ .key = "interface", .type = CFG_STRING, .offset = offsetof(struct op_tunnel_cfg, interface),
 	  .def = "airdress1", .doc = "WireGuard interface the operator creates" },
@@ -51,7 +50,7 @@ static const struct cfg_item tunnel_items[] = {
 	{ .key = "keepalive", .type = CFG_DURATION, .offset = offsetof(struct op_tunnel_cfg, keepalive),
 	  .min = 1000, .max = 65535000, .def = "25s", .doc = "persistent keepalive towards the relay" },
 	{ .key = "userspace", .type = CFG_ENUM, .offset = offsetof(struct op_tunnel_cfg, userspace),
-	  .enums = userspace_values, .def = "auto",
+	  .enums = wg_userspace_names, .def = "auto",
 	  .doc = "auto: wireguard-go when the kernel lacks WireGuard; yes; no" },
 	{ .key = "probe_interval", .type = CFG_DURATION,
 	  .offset = offsetof(struct op_tunnel_cfg, probe_interval), .min = 0, .max = 60000,

@@ -32,7 +32,7 @@ struct op_tunnel_cfg {
 	struct cfg_addr relay_endpoint;
 	struct cfg_addr relay_address; /* the relay's tunnel address (port 0) */
 	uint64_t keepalive;            /* ms */
-	int userspace;                 /* 0 auto, 1 no, 2 yes */
+	int userspace;                 /* enum wg_mode (wg_userspace_names) */
 	uint64_t probe_interval;       /* ms; 0: no probes */
 	unsigned probe_misses;         /* misses in a row before a fresh handshake */
 	uint64_t dead_after;           /* ms without a handshake: dead */

@@ -400,7 +400,6 @@ void tunnel_tick(struct tunnel *t, const struct op_tunnel_cfg *cfg)
 struct tunnel *tunnel_start(const struct op_tunnel_cfg *cfg, struct admin *admin,
 			    struct metrics_slots *slots)
 {
-	static const enum wg_mode modes[] = { WG_MODE_AUTO, WG_MODE_KERNEL, WG_MODE_USERSPACE };
 	struct tunnel *t = calloc(1, sizeof(*t));
 	if (t == NULL || (t->key_file = strdup(cfg->private_key_file)) == NULL) {
 		free(t);
@@ -411,7 +410,7 @@ struct tunnel *tunnel_start(const struct op_tunnel_cfg *cfg, struct admin *admin
 	snprintf(t->relay_key, sizeof(t->relay_key), "%s", cfg->relay_public_key);
 	t->listen_port = cfg->listen_port;
 	t->keepalive_s = (unsigned)(cfg->keepalive / 1000);
-	t->mode = modes[cfg->userspace];
+	t->mode = (enum wg_mode)cfg->userspace;
 	t->relay_addr = cfg->relay_address.addr;
 	t->relay_addr_len = cfg->relay_address.len;
 	t->probe_interval = cfg->probe_interval;

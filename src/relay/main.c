@@ -124,13 +124,12 @@ static int wireguard_up(const struct relay_cfg *cfg)
 	char addr[SOCKADDR_STRLEN + 8], ip[SOCKADDR_STRLEN];
 	sockaddr_format_ip((const struct sockaddr *)&wc->address.addr.addr, ip, sizeof(ip));
 	snprintf(addr, sizeof(addr), "%s/%u", ip, wc->address.prefixlen);
-	static const enum wg_mode modes[] = { WG_MODE_AUTO, WG_MODE_KERNEL, WG_MODE_USERSPACE };
 	struct wg_settings ws = {
 		.interface = wc->interface,
 		.private_key_file = wc->private_key_file,
 		.listen_port = wc->listen_port,
 		.address = addr,
-		.userspace = modes[wc->userspace],
+		.userspace = (enum wg_mode)wc->userspace,
 	};
 	char err[512];
 	relay.wg = wg_iface_up(&ws, err, sizeof(err));

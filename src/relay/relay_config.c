@@ -2,8 +2,7 @@
 #include <stddef.h>
 
 #include "relay_config.h"
-
-static const char *const userspace_values[] = { "auto", "no", "yes", NULL };
+#include "wg.h"
 
 static const struct cfg_item wireguard_items[] = {
 	{ .key = "interface", .type = CFG_STRING,
@@ -19,7 +18,7 @@ static const struct cfg_item wireguard_items[] = {
 	  .offset = offsetof(struct relay_wireguard_cfg, address), .def = "fd61:6972::1/64",
 	  .doc = "the relay's tunnel address and prefix" },
 	{ .key = "userspace", .type = CFG_ENUM,
-	  .offset = offsetof(struct relay_wireguard_cfg, userspace), .enums = userspace_values,
+	  .offset = offsetof(struct relay_wireguard_cfg, userspace), .enums = wg_userspace_names,
 	  .def = "auto", .doc = "auto: wireguard-go when the kernel lacks WireGuard; yes; no" },
 	CFG_ITEMS_END
 };

@@ -17,10 +17,8 @@ struct relay_wireguard_cfg {
 	char *private_key_file;
 	unsigned listen_port;
 	struct cfg_prefix address;
-	int userspace;             /* enum relay_wg_userspace */
+	int userspace;             /* enum wg_mode (wg_userspace_names) */
 };
-
-enum relay_wg_userspace { RELAY_WG_AUTO, RELAY_WG_KERNEL, RELAY_WG_USERSPACE };
 
 struct relay_registry_cfg {
 	char *url;

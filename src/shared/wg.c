@@ -40,6 +40,8 @@ struct wg_iface {
 static const char b64_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+const char *const wg_userspace_names[] = { "auto", "no", "yes", NULL };
+
 int wg_key_valid(const char *text)
 {
 	if (text == NULL || strlen(text) != WG_KEY_B64_LEN || text[WG_KEY_B64_LEN - 1] != '=')

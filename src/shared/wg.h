@@ -40,6 +40,10 @@
 
 enum wg_mode { WG_MODE_AUTO, WG_MODE_KERNEL, WG_MODE_USERSPACE };
 
+/* How configs spell the modes (`userspace: auto|no|yes`), in enum wg_mode order and
+ * NULL-terminated: a CFG_ENUM item with these names stores an enum wg_mode. */
+extern const char *const wg_userspace_names[];
+
 /* What wg_iface_up needs. Strings are borrowed for the call only. */
 struct wg_settings {
 	const char *interface;        /* 1..15 bytes, [A-Za-z0-9_.=+-] */

@@ -423,12 +423,10 @@ struct tunnel *tunnel_start(const struct op_tunnel_cfg *cfg, struct admin *admin
 	t->started = unix_now();
 	pthread_mutex_init(&t->mu, NULL);
 
-	char ip[SOCKADDR_STRLEN];
-	sockaddr_format_ip((const struct sockaddr *)&cfg->address.addr.addr, ip, sizeof(ip));
-	snprintf(t->address, sizeof(t->address), "%s/%u", ip, cfg->address.prefixlen);
-	sockaddr_format_ip((const struct sockaddr *)&cfg->relay_address.addr, ip, sizeof(ip));
-	snprintf(t->relay_ip, sizeof(t->relay_ip), "%s/%d", ip,
-		 cfg->relay_address.addr.ss_family == AF_INET6 ? 128 : 32);
+	sockaddr_format_prefix((const struct sockaddr *)&cfg->address.addr.addr,
+			       (int)cfg->address.prefixlen, t->address, sizeof(t->address));
+	sockaddr_format_prefix((const struct sockaddr *)&cfg->relay_address.addr, -1, t->relay_ip,
+			       sizeof(t->relay_ip));
 	sockaddr_format((const struct sockaddr *)&cfg->relay_endpoint.addr, cfg->relay_endpoint.len,
 			t->endpoint, sizeof(t->endpoint));
 	if (getrandom(&t->probe_id, sizeof(t->probe_id), GRND_NONBLOCK) != sizeof(t->probe_id))

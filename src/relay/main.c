@@ -78,10 +78,8 @@ static int collect_peer(const char *name, size_t len, void *value, void *arg)
 	}
 	struct relay_peer *p = &pl->items[pl->count++];
 	snprintf(p->key, sizeof(p->key), "%s", r->public_key);
-	char ip[SOCKADDR_STRLEN];
-	sockaddr_format_ip((const struct sockaddr *)&r->tunnel, ip, sizeof(ip));
-	snprintf(p->allowed, sizeof(p->allowed), "%s/%d", ip,
-		 r->tunnel.ss_family == AF_INET6 ? 128 : 32);
+	sockaddr_format_prefix((const struct sockaddr *)&r->tunnel, -1, p->allowed,
+			       sizeof(p->allowed));
 	return 0;
 }
 
@@ -121,9 +119,9 @@ static void sync_peers(void)
 static int wireguard_up(const struct relay_cfg *cfg)
 {
 	const struct relay_wireguard_cfg *wc = &cfg->wireguard;
-	char addr[SOCKADDR_STRLEN + 8], ip[SOCKADDR_STRLEN];
-	sockaddr_format_ip((const struct sockaddr *)&wc->address.addr.addr, ip, sizeof(ip));
-	snprintf(addr, sizeof(addr), "%s/%u", ip, wc->address.prefixlen);
+	char addr[SOCKADDR_STRLEN + 8];
+	sockaddr_format_prefix((const struct sockaddr *)&wc->address.addr.addr,
+			       (int)wc->address.prefixlen, addr, sizeof(addr));
 	struct wg_settings ws = {
 		.interface = wc->interface,
 		.private_key_file = wc->private_key_file,

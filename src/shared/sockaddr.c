@@ -206,3 +206,15 @@ bool sockaddr_equal_ip(const struct sockaddr *a, const struct sockaddr *b)
 			      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
 	return false;
 }
+
+int sockaddr_format_prefix(const struct sockaddr *sa, int prefixlen, char *buf, size_t size)
+{
+	char ip[INET6_ADDRSTRLEN];
+	int ret = sockaddr_format_ip(sa, ip, sizeof(ip));
+	if (ret != 0)
+		return ret;
+	if (prefixlen < 0)
+		prefixlen = sa->sa_family == AF_INET6 ? 128 : 32;
+	int n = snprintf(buf, size, "%s/%d", ip, prefixlen);
+	return n < 0 || (size_t)n >= size ? AD_ENOSPACE : 0;
+}

@@ -49,6 +49,11 @@ int sockaddr_format_ip(const struct sockaddr *sa, char *buf, size_t size);
  * address; ports, flow labels and scope ids are not compared. */
 bool sockaddr_equal_ip(const struct sockaddr *a, const struct sockaddr *b);
 
+/* Write the address of sa as a prefix, "10.0.0.0/8" or "fd61:6972::2/64" (for
+ * WireGuard allowed-ips and interface addresses); prefixlen < 0: the address alone,
+ * /32 or /128. Returns as sockaddr_format_ip(). */
+int sockaddr_format_prefix(const struct sockaddr *sa, int prefixlen, char *buf, size_t size);
+
 /* The port of an AF_INET or AF_INET6 address in host order; 0 for other families. */
 uint16_t sockaddr_port(const struct sockaddr *sa);
 

@@ -184,3 +184,19 @@ Test(sockaddr, equal_ip)
 	cr_assert_not(sockaddr_equal_ip((struct sockaddr *)&d, (struct sockaddr *)&b));
 	cr_assert_not(sockaddr_equal_ip(NULL, (struct sockaddr *)&b));
 }
+
+Test(sockaddr, format_prefix)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char buf[SOCKADDR_STRLEN + 8];
+	cr_assert_eq(sockaddr_parse("[fd61:6972::2]:0", &ss, &len), 0);
+	cr_assert_eq(sockaddr_format_prefix((struct sockaddr *)&ss, 64, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "fd61:6972::2/64");
+	cr_assert_eq(sockaddr_format_prefix((struct sockaddr *)&ss, -1, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "fd61:6972::2/128");
+	cr_assert_eq(sockaddr_parse("10.202.1.2:80", &ss, &len), 0);
+	cr_assert_eq(sockaddr_format_prefix((struct sockaddr *)&ss, -1, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "10.202.1.2/32");
+	cr_assert_eq(sockaddr_format_prefix((struct sockaddr *)&ss, 24, buf, 8), AD_ENOSPACE);
+}

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "error.h"
 #include "log.h"
 #include "loop.h"
@@ -229,12 +230,6 @@ static void splice_pump(struct conn *from);
 static void splice_begin(struct conn *c);
 static void on_poll(struct worker *w, struct conn *c, struct io_uring_cqe *cqe);
 
-static uint64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* An SQE, flushing the SQ to the kernel once when it is full. */
 static struct io_uring_sqe *get_sqe(struct worker *w)
@@ -1341,7 +1336,7 @@ static void worker_run(struct worker *w)
 	while (!w->stop) {
 		struct io_uring_cqe *cqe;
 		int ret = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
-		w->now_ms = monotonic_ms();
+		w->now_ms = clock_ms();
 		if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
 			log_error("io_uring wait failed", "worker=%u error=\"%s\"", w->id,
 				  airdress_strerror(ret));
@@ -1419,7 +1414,7 @@ static int worker_setup(struct worker *w)
 		return ret;
 	if ((ret = arena_init(&w->arena, cfg->arena_size)))
 		return ret;
-	w->now_ms = w->last_tick_ms = monotonic_ms();
+	w->now_ms = w->last_tick_ms = clock_ms();
 	struct loop *l = w->loop;
 	for (unsigned i = 0; i < l->nlisteners; i++) {
 		struct udp_sock *s = &w->socks[i];
@@ -1813,12 +1808,12 @@ int loop_barrier(struct loop *l, uint64_t timeout_ms)
 		return 0;
 	uint64_t gen = __atomic_add_fetch(&l->barrier_gen, 1, __ATOMIC_ACQ_REL);
 	struct msg m = { .type = MSG_BARRIER, .u64 = gen };
-	uint64_t deadline = monotonic_ms() + timeout_ms;
+	uint64_t deadline = clock_ms() + timeout_ms;
 	bool *sent = calloc(l->nworkers, sizeof(bool));
 	if (sent == NULL)
 		return -ENOMEM;
 	int ret = -ETIMEDOUT;
-	while (monotonic_ms() < deadline) {
+	while (clock_ms() < deadline) {
 		unsigned done = 0;
 		for (unsigned i = 0; i < l->nworkers; i++) {
 			struct worker *w = &l->workers[i];

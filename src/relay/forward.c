@@ -562,12 +562,10 @@ static int upstream_open(struct conn *up)
 		return -1; /* the client went away while connecting */
 	struct fwd *f = F(c);
 	struct fwd_worker *fw = FW(c);
-	char uid[17];
-	snprintf(uid, sizeof(uid), "%016" PRIx64, f->id);
 	metrics_inc_at(fw->m, FM_ROUTED, f->kind);
 	metrics_observe(fw->m, FM_PEEK_SECONDS,
 			(double)(worker_now_ms(conn_worker(c)) - f->start_ms) / 1000.0);
-	log_debug("routed", "id=%s name=%s", uid, f->peek->name);
+	log_debug("routed", "id=%016" PRIx64 " name=%s", f->id, f->peek->name);
 	peek_release(c);
 	f->state = ST_SPLICE;
 	u->state = ST_SPLICE;

@@ -90,6 +90,10 @@ static const struct cfg_item dns_items[] = {
 	  .doc = "NSID sent to clients that ask (RFC 5001); absent: none" },
 	{ .key = "udp_payload", .type = CFG_UINT, .offset = offsetof(struct dns_cfg, udp_payload),
 	  .min = 512, .max = 4096, .def = "1232", .doc = "largest UDP answer (EDNS payload size)" },
+	{ .key = "batch_wait_us", .type = CFG_UINT, .offset = offsetof(struct dns_cfg, batch_wait_us),
+	  .max = 10000, .def = "0",
+	  .doc = "a busy worker gathers queries this many microseconds before it answers them "
+		 "(fewer wake-ups, more latency under load); 0 = answer each at once" },
 	{ .key = "tcp_idle_timeout", .type = CFG_DURATION,
 	  .offset = offsetof(struct dns_cfg, tcp_idle_timeout), .min = 100, .def = "10s",
 	  .reload = true, .doc = "close an idle TCP connection after this long" },

@@ -55,6 +55,7 @@ struct dns_cfg {
 	uint64_t cache_size;           /* bytes per worker */
 	char *nsid;                    /* NULL: no NSID */
 	unsigned udp_payload;          /* our EDNS payload size */
+	unsigned batch_wait_us;        /* loop_config.batch_wait_us */
 	uint64_t tcp_idle_timeout;     /* ms */
 	unsigned max_tcp_connections;  /* whole process */
 	uint64_t drain_timeout;        /* ms */

@@ -368,6 +368,7 @@ static int dns_setup(struct daemon *d)
 			.drain_timeout_ms = cfg->drain_timeout,
 			.conn_user_size = dns_conn_size(),
 			.max_conns = app.server.max_tcp_per_worker + 16,
+			.batch_wait_us = cfg->batch_wait_us,
 		},
 		.admin_listen = &cfg->admin.listen,
 	};

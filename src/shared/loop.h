@@ -64,6 +64,8 @@ struct loop_config {
 	                              connection (slow reader); default 30000 */
 	unsigned ring_entries;     /* SQ size; default 1024 */
 	bool tcp_nodelay;          /* TCP_NODELAY on accepted and connected sockets */
+	unsigned batch_wait_us;    /* a busy worker gathers completions this long before it
+	                              handles them (Linux 6.12+); 0 = handle each at once */
 };
 
 /* Why a connection ended, passed to on_close(). */

@@ -53,6 +53,7 @@ zones:
     relay_vip: ["203.0.113.10", "2001:db8::10"]
     allow_transfer: ["127.0.0.1"]
 cache_size: 8MiB
+batch_wait_us: 100   # every check below also goes through the batched wait
 nsid: "pop-test"
 admin: { listen: "127.0.0.1:$admin", token_file: admin.token }
 EOF

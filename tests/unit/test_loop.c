@@ -231,6 +231,46 @@ Test(loop, udp_burst_answered_in_batches, .timeout = 60)
 	stop_echo();
 }
 
+/* With batch_wait_us a busy worker holds its wait to gather completions: every
+ * datagram and every byte still gets its answer, one at a time or in a burst. */
+Test(loop, batch_wait_answers_everything, .timeout = 60)
+{
+	struct loop_config cfg = { .workers = 1, .batch_wait_us = 2000 };
+	start_echo(&cfg, NULL);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct timeval tv = { .tv_sec = 2 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	struct sockaddr_in sa = loopback(srv_port);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	for (uint32_t i = 0; i < 300; i++) {
+		uint8_t q[64], r[128];
+		fill_pattern(q, sizeof(q), i);
+		cr_assert_eq(send(fd, q, sizeof(q), 0), (ssize_t)sizeof(q));
+		cr_assert_eq(recv(fd, r, sizeof(r), 0), (ssize_t)sizeof(q), "answer %u", i);
+		cr_assert_eq(memcmp(q, r, sizeof(q)), 0);
+	}
+	enum { BURST = 100 };
+	for (uint32_t i = 0; i < BURST; i++) {
+		uint8_t q[64];
+		fill_pattern(q, sizeof(q), i);
+		cr_assert_eq(send(fd, q, sizeof(q), 0), (ssize_t)sizeof(q));
+	}
+	for (int got = 0; got < BURST; got++) {
+		uint8_t r[128];
+		cr_assert_eq(recv(fd, r, sizeof(r), 0), 64, "burst answer %d", got);
+	}
+	close(fd);
+	int tfd = client_connect(srv_port);
+	static uint8_t out[100000], in[100000];
+	fill_pattern(out, sizeof(out), 7);
+	write_all(tfd, out, sizeof(out));
+	shutdown(tfd, SHUT_WR);
+	cr_assert_eq(read_to_eof(tfd, in, sizeof(in)), sizeof(out));
+	cr_assert_eq(memcmp(out, in, sizeof(out)), 0);
+	close(tfd);
+	stop_echo();
+}
+
 Test(loop, peers_that_reset_mid_stream_leave_nothing_behind, .timeout = 60)
 {
 	start_echo(NULL, NULL);

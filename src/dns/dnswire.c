@@ -699,6 +699,18 @@ bool dnsw_name_equal(const uint8_t *a, const uint8_t *b)
 	}
 }
 
+bool dnsw_name_is_below(const uint8_t *name, size_t len, const uint8_t *anc, size_t alen)
+{
+	if (alen > len)
+		return false;
+	/* Walk label by label to where anc would start: a suffix that begins inside a
+	 * label is no ancestor. */
+	size_t o = 0;
+	while (o < len - alen)
+		o += name[o] + 1u;
+	return o == len - alen && !memcmp(name + o, anc, alen);
+}
+
 void dnsw_name_lower(uint8_t *dst, const uint8_t *src, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

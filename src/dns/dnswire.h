@@ -259,6 +259,10 @@ unsigned dnsw_name_labels(const uint8_t *name);
 /* Whether two valid wire names are equal, ASCII case ignored. */
 bool dnsw_name_equal(const uint8_t *a, const uint8_t *b);
 
+/* Whether wire name name[0..len) is anc[0..alen) or below it, byte for byte (lowercase
+ * both first to ignore case); lengths include the root label. */
+bool dnsw_name_is_below(const uint8_t *name, size_t len, const uint8_t *anc, size_t alen);
+
 /* ASCII-lowercase n bytes of a wire name (label length bytes are never letters). */
 void dnsw_name_lower(uint8_t *dst, const uint8_t *src, size_t n);
 

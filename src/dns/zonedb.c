@@ -213,17 +213,6 @@ static int apex_cmp(const void *a, const void *b)
 	return memcmp(x->name, y->name, x->len);
 }
 
-/* Whether name[0..len) is anc[0..alen) or below it (both lowercase). */
-static bool is_below(const uint8_t *name, size_t len, const uint8_t *anc, size_t alen)
-{
-	if (alen > len)
-		return false;
-	size_t o = 0;
-	while (o < len - alen)
-		o += name[o] + 1u;
-	return o == len - alen && !memcmp(name + o, anc, alen);
-}
-
 /* The innermost and (outer != NULL) outermost apex of l at or above the lowercase
  * wire name[0..len); NULL when none. */
 static const struct zone_apex *zl_match(const struct zone_list *l, const uint8_t *name,
@@ -1226,7 +1215,7 @@ int zonedb_txn_add_zone(struct zonedb_txn *t, const uint8_t *apex)
 	for (size_t i = 0; i < t->zones->n; i++) {
 		const struct zone_apex *c = &t->zones->z[i];
 		struct zonedb_node n;
-		if (c->len <= len || !is_below(c->name, c->len, lc, (size_t)len))
+		if (c->len <= len || !dnsw_name_is_below(c->name, c->len, lc, (size_t)len))
 			continue;
 		int have = txn_node(t, c->name, &n);
 		if (have < 0)

@@ -93,16 +93,6 @@ static const char *type_text(uint16_t type, char buf[16])
 	return buf;
 }
 
-static bool is_below(const uint8_t *name, size_t len, const uint8_t *anc, size_t alen)
-{
-	if (alen > len)
-		return false;
-	size_t o = 0;
-	while (o < len - alen)
-		o += name[o] + 1u;
-	return o == len - alen && !memcmp(name + o, anc, alen);
-}
-
 static bool meta_type(uint16_t type)
 {
 	return type == 0 || type == DNSW_T_OPT || (type >= DNSW_T_TSIG && type <= DNSW_T_ANY);
@@ -211,7 +201,7 @@ static int add_record(struct loader *ld, const char *file, unsigned line, ldns_r
 	if (meta_type(type))
 		return errorf(ld, "%s:%u: type %s cannot be in a zone", file, line,
 			      type_text(type, tb));
-	if (!is_below(owner, olen, zf->apex, dnsw_name_len(zf->apex)))
+	if (!dnsw_name_is_below(owner, olen, zf->apex, dnsw_name_len(zf->apex)))
 		return warnf(zf, "%s:%u: ignoring out-of-zone data, owner %s", file, line,
 			     name_text(owner, nb));
 	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++)

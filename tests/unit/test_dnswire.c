@@ -1065,6 +1065,17 @@ Test(names, small_utilities)
 	/* '@' '[' '`' '{' are not letters */
 	dnsw_name_lower(low, (const uint8_t *)"\4@[`{", 6);
 	cr_assert_eq(memcmp(low, "\4@[`{", 6), 0);
+	/* Ancestors end on a label boundary: "mple.com" is a suffix of the bytes, not a name above. */
+	const uint8_t *zone = (const uint8_t *)"\7example\3com";
+	cr_assert(dnsw_name_is_below((const uint8_t *)"\3www\7example\3com", 17, zone, 13));
+	cr_assert(dnsw_name_is_below(zone, 13, zone, 13), "a name is at or below itself");
+	cr_assert(dnsw_name_is_below(zone, 13, (const uint8_t *)"", 1), "everything is below the root");
+	cr_assert_not(dnsw_name_is_below(zone, 13, (const uint8_t *)"\3www\7example\3com", 17));
+	cr_assert_not(dnsw_name_is_below((const uint8_t *)"\3www\7example\3org", 17, zone, 13));
+	cr_assert(dnsw_name_is_below((const uint8_t *)"\3www\2xa\4mple\3com", 17,
+				     (const uint8_t *)"\4mple\3com", 10));
+	cr_assert_not(dnsw_name_is_below((const uint8_t *)"\3www\7example\3com", 17,
+					 (const uint8_t *)"\3ple\3com", 9), "suffix inside a label");
 	char out[8];
 	cr_assert_eq(dnsw_name_to_text(a, out, sizeof(out)), AD_ENOSPACE);
 	cr_assert_eq(dnsw_name_to_text((const uint8_t *)"\xc0\x0c", out, sizeof(out)),

@@ -29,6 +29,7 @@
 
 #include "admin.h"
 #include "config.h"
+#include "daemon.h"
 #include "clock.h"
 #include "error.h"
 #include "health_check.h"
@@ -603,12 +604,7 @@ int main(int argc, char **argv)
 	}
 	/* Blocked before the admin thread starts, so that it inherits the mask. */
 	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	daemon_block_signals(&sigs);
 	hd.sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	if (hd.sfd < 0) {
 		log_error("signalfd failed", "error=\"%s\"", strerror(errno));

@@ -285,6 +285,16 @@ static void usage(const struct daemon_spec *spec, FILE *out)
 		spec->default_config ? ")" : "");
 }
 
+void daemon_block_signals(sigset_t *sigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGTERM);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 int daemon_main(const struct daemon_spec *spec, int argc, char **argv)
 {
 	struct daemon d = { .spec = spec, .config_path = spec->default_config };
@@ -319,12 +329,7 @@ int daemon_main(const struct daemon_spec *spec, int argc, char **argv)
 
 	/* Every thread created from here on inherits the blocked set. */
 	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	daemon_block_signals(&sigs);
 
 	char err[CFG_ERRLEN];
 	d.cfg = calloc(1, spec->schema->size);

@@ -19,6 +19,7 @@
 #ifndef AIRDRESS_DAEMON_H
 #define AIRDRESS_DAEMON_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "config.h"
@@ -67,6 +68,11 @@ struct daemon_runtime {
 /* Parse the command line and run the daemon until it stops. Returns the process
  * exit status: 0 after a clean stop or a good -t, 1 on any failure, 2 on usage. */
 int daemon_main(const struct daemon_spec *spec, int argc, char **argv);
+
+/* Block SIGTERM, SIGINT and SIGHUP in the calling thread (threads created afterwards
+ * inherit the mask; the daemon takes them with sigtimedwait or a signalfd) and ignore
+ * SIGPIPE. The blocked set goes to *sigs. */
+void daemon_block_signals(sigset_t *sigs);
 
 /* From setup: create the loop (with the daemon's hooks plus heartbeats), the
  * metrics and the admin endpoint (not yet started). Returns 0 or an error. */

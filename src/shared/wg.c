@@ -120,6 +120,13 @@ static void sleep_ms(long ms)
 
 /* Wait up to timeout_ms for pid to exit. Returns 1 and sets *status if it did, 0 if
  * it still runs, -errno if it cannot be waited for (not our child). */
+/* Stop a child at once and reap it (status may be NULL). */
+static void kill_reap(pid_t pid, int *status)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, status, 0);
+}
+
 static int wait_bounded(pid_t pid, int *status, long timeout_ms)
 {
 	long long end = (long long)clock_ms() + timeout_ms;
@@ -257,8 +264,7 @@ static int wg_run_capture(char *const argv[], char *stdout_buf, size_t stdout_si
 	long left = (long)(end - (long long)clock_ms());
 	int w = wait_bounded(pid, &status, left > 0 ? left : 0);
 	if (w == 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
+		kill_reap(pid, &status);
 		ret = -ETIMEDOUT;
 		snprintf(out + out_len, sizeof(out) - out_len, "%stimed out after %d ms",
 			 out_len ? "; " : "", WG_CMD_TIMEOUT_MS);
@@ -278,10 +284,8 @@ static int wg_run_capture(char *const argv[], char *stdout_buf, size_t stdout_si
 	pid = -1;
 
 finish:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
+	if (pid > 0)
+		kill_reap(pid, NULL);
 	if (fa_init)
 		posix_spawn_file_actions_destroy(&fa);
 	if (pipefd[0] >= 0)
@@ -383,10 +387,8 @@ static int wg_go_start(const char *name, pid_t *pid_out, char *err, size_t errle
 	pid = -1;
 
 finish:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
+	if (pid > 0)
+		kill_reap(pid, NULL);
 	if (fa_init)
 		posix_spawn_file_actions_destroy(&fa);
 	free(envp);
@@ -403,8 +405,7 @@ static void wg_go_stop(pid_t pid, const char *name)
 	if (w == 0) {
 		log_warn("wireguard-go did not stop, killing it", "interface=%s pid=%d", name,
 			 (int)pid);
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
+		kill_reap(pid, &status);
 	}
 }
 

@@ -827,20 +827,29 @@ static bool head_end_in(const struct conn *c, size_t from)
 	return false;
 }
 
+/* Read what is there: > 0 bytes read; 0 nothing yet, or the connection is closed
+ * (peer gone or error). */
+static ssize_t conn_recv(struct conn *c, void *buf, size_t cap)
+{
+	ssize_t n;
+	do
+		n = recv(c->fd, buf, cap, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n <= 0) {
+		conn_close(c);
+		return 0;
+	}
+	return n;
+}
+
 static void conn_read_head(struct admin *a, struct conn *c, int64_t now)
 {
 	size_t old = c->in_len;
-	ssize_t n;
-
-	do
-		n = recv(c->fd, c->in + c->in_len, a->cfg.max_head - c->in_len, 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	ssize_t n = conn_recv(c, c->in + c->in_len, a->cfg.max_head - c->in_len);
+	if (n <= 0)
 		return;
-	if (n <= 0) {
-		conn_close(c);
-		return;
-	}
 	c->in_len += (size_t)n;
 	/* Parse only when it can tell something: when the first line is complete (to
 	 * reject garbage early) or the head may be; never once per byte of a slow client. */
@@ -879,16 +888,9 @@ static void conn_read_head(struct admin *a, struct conn *c, int64_t now)
 
 static void conn_read_body(struct admin *a, struct conn *c, int64_t now)
 {
-	ssize_t n;
-	do
-		n = recv(c->fd, c->body + c->body_got, c->body_len - c->body_got, 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	ssize_t n = conn_recv(c, c->body + c->body_got, c->body_len - c->body_got);
+	if (n <= 0)
 		return;
-	if (n <= 0) {
-		conn_close(c);
-		return;
-	}
 	c->body_got += (size_t)n;
 	if (c->body_got == c->body_len)
 		conn_dispatch(a, c, now);

@@ -453,7 +453,14 @@ static void conn_flush(struct conn *c)
 		conn_die(c, CONN_END_ERROR, -EBUSY);
 		return;
 	}
-	io_uring_prep_send(sqe, c->fd, ch->data + ch->off, ch->len - ch->off, MSG_NOSIGNAL);
+	/* The last bytes before a shutdown: MSG_MORE holds their tail in the kernel
+	 * until shutdown() queues the FIN, which then leaves in the same segment (one
+	 * packet less for both ends). Not before a close: a close with unread input
+	 * resets the connection and would drop the held bytes. */
+	int flags = MSG_NOSIGNAL;
+	if (ch->next == NULL && c->shut_wr)
+		flags |= MSG_MORE;
+	io_uring_prep_send(sqe, c->fd, ch->data + ch->off, ch->len - ch->off, flags);
 	io_uring_sqe_set_data64(sqe, tag(c, OP_SEND));
 	/* No linked timeout (an SQE, a CQE and a kernel timer per send): housekeeping
 	 * cancels a send older than send_timeout. */

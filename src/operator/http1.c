@@ -9,12 +9,14 @@
  *   NAME ":" OWS VALUE OWS CRLF                    header lines, H1_HEADERS_MAX at most
  *   CRLF                                           end of head
  *
- * The request line is judged (method, form of the target, CONNECT) as soon as it ends;
- * the fields (Host, framing, Connection, Upgrade, Expect) once the head is complete.
+ * The scanning steps, the byte classes and the Host syntax are the ones the relay's
+ * head parser uses too (src/shared/http_syntax.c); the codes they refuse with are
+ * ours (h1_scan_reasons). The request line is judged (method, form of the target,
+ * CONNECT) as soon as it ends; the fields (Host, framing, Connection, Upgrade,
+ * Expect) once the head is complete.
  * The chunked decoder is a byte-at-a-time state machine, except for chunk data, which
  * it hands back as slices of the input; its states are listed in http1.h.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -24,34 +26,12 @@
 
 #include "error.h"
 #include "http1.h"
-#include "nametable.h"
+#include "http_syntax.h"
 
-/* ---------------------------------------------------------------- byte classes */
-
-#define C_TCHAR 0x1  /* tchar (RFC 9110 §5.6.2): methods, field names, tokens */
-#define C_TARGET 0x2 /* VCHAR but '#': what a request-target may hold */
-#define C_FIELD 0x4  /* field-value and reason-phrase bytes: VCHAR, obs-text, SP, HTAB */
-#define C_HEX 0x8
-
-#define C_T (C_TCHAR | C_TARGET | C_FIELD)
-#define C_V (C_TARGET | C_FIELD)
-
-static const uint8_t byte_class[256] = {
-	['\t'] = C_FIELD,    [' '] = C_FIELD,
-	['!'] = C_T,          ['"'] = C_V,          ['#'] = C_FIELD,
-	['$' ... '\''] = C_T, ['(' ... ')'] = C_V,  ['*' ... '+'] = C_T,
-	[','] = C_V,          ['-' ... '.'] = C_T,  ['/'] = C_V,
-	['0' ... '9'] = C_T | C_HEX,                [':' ... '@'] = C_V,
-	['A' ... 'F'] = C_T | C_HEX,                ['G' ... 'Z'] = C_T,
-	['[' ... ']'] = C_V,  ['^' ... '`'] = C_T,  ['a' ... 'f'] = C_T | C_HEX,
-	['g' ... 'z'] = C_T,  ['{'] = C_V,          ['|'] = C_T,
-	['}'] = C_V,          ['~'] = C_T,          [0x80 ... 0xff] = C_FIELD,
-};
-
-static bool is_class(unsigned char c, uint8_t cls)
-{
-	return (byte_class[c] & cls) != 0;
-}
+/* Methods, field and trailer names: tchar but '#'. RFC 9110 §5.6.2 allows '#' in a
+ * token and the relay's parser takes it; this parser has refused it from the start,
+ * and a change to what the operator accepts is a decision of its own. */
+#define H1_TOKEN HTTP_TCHAR_NOHASH
 
 static bool slice_ieq(struct h1_slice s, const char *lit)
 {
@@ -59,15 +39,9 @@ static bool slice_ieq(struct h1_slice s, const char *lit)
 	return s.len == n && strncasecmp(s.p, lit, n) == 0;
 }
 
-static struct h1_slice slice_trim(const char *p, size_t n)
+static struct h1_slice h1_of(struct http_slice s)
 {
-	while (n > 0 && (p[0] == ' ' || p[0] == '\t')) {
-		p++;
-		n--;
-	}
-	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-		n--;
-	return (struct h1_slice){ p, n };
+	return (struct h1_slice){ s.p, s.len };
 }
 
 /* Next non-empty element of a comma-separated list (RFC 9110 §5.6.1), OWS trimmed.
@@ -79,7 +53,7 @@ static bool list_next(struct h1_slice list, size_t *pos, struct h1_slice *elem)
 		const char *comma = memchr(start, ',', list.len - *pos);
 		size_t n = comma != NULL ? (size_t)(comma - start) : list.len - *pos;
 		*pos += n + (comma != NULL);
-		*elem = slice_trim(start, n);
+		*elem = h1_of(http_trim_ows(start, n));
 		if (elem->len > 0)
 			return true;
 	}
@@ -180,205 +154,44 @@ static bool connection_lists(const struct h1_header *hs, size_t n, struct h1_sli
 
 /* ---------------------------------------------------------------- head scanning */
 
-struct scan {
-	const char *buf;
-	size_t limit; /* min(len, H1_HEAD_MAX): bytes we may look at */
-	size_t pos;   /* next byte */
-	enum h1_reason reason;
+_Static_assert(H1_HOST_BUF >= HTTP_HOST_BUF, "r->host holds any host");
+
+static const struct http_scan_reasons h1_scan_reasons = {
+	.incomplete = H1_INCOMPLETE,
+	.too_big = H1_HEAD_TOO_BIG,
+	.bad_line_end = H1_BAD_LINE_END,
+	.bad_start_line = H1_BAD_START_LINE,
+	.bad_version = H1_BAD_VERSION,
+	.obs_fold = H1_OBS_FOLD,
+	.space_before_colon = H1_SPACE_BEFORE_COLON,
+	.bad_header_name = H1_BAD_HEADER_NAME,
+	.bad_header_value = H1_BAD_HEADER_VALUE,
 };
 
-/* The byte at s->pos is missing. */
-static int sc_more(struct scan *s)
-{
-	if (s->pos >= H1_HEAD_MAX) {
-		s->reason = H1_HEAD_TOO_BIG;
-		return AD_ETOOBIG;
-	}
-	s->reason = H1_INCOMPLETE;
-	return AD_ETRUNC;
-}
-
-static int sc_reject(struct scan *s, enum h1_reason reason)
-{
-	s->reason = reason;
-	return AD_EPARSE;
-}
-
-static void sc_span(struct scan *s, uint8_t cls)
-{
-	while (s->pos < s->limit && is_class((unsigned char)s->buf[s->pos], cls))
-		s->pos++;
-}
-
-/* After a CR at s->pos - 1: the LF. */
-static int sc_lf(struct scan *s)
-{
-	if (s->pos >= s->limit)
-		return sc_more(s);
-	if (s->buf[s->pos] != '\n')
-		return sc_reject(s, H1_BAD_LINE_END);
-	s->pos++;
-	return 0;
-}
-
-/* The end of a start line: CRLF. */
-static int sc_crlf(struct scan *s)
-{
-	if (s->pos >= s->limit)
-		return sc_more(s);
-	if (s->buf[s->pos] == '\n')
-		return sc_reject(s, H1_BAD_LINE_END);
-	if (s->buf[s->pos] != '\r')
-		return sc_reject(s, H1_BAD_START_LINE);
-	s->pos++;
-	return sc_lf(s);
-}
-
-/* "HTTP/1.D" (case-sensitive, RFC 9112 §2.3); *minor set. */
-static int sc_version(struct scan *s, int *minor)
-{
-	static const char version[] = "HTTP/1.D";
-	for (size_t i = 0; i < sizeof(version) - 1; i++, s->pos++) {
-		if (s->pos >= s->limit)
-			return sc_more(s);
-		unsigned char c = (unsigned char)s->buf[s->pos];
-		if (i == 5 && c >= '0' && c <= '9' && c != '1')
-			return sc_reject(s, H1_BAD_VERSION);
-		if (version[i] == 'D' ? (c < '0' || c > '9') : c != (unsigned char)version[i])
-			return sc_reject(s, H1_BAD_START_LINE);
-	}
-	*minor = s->buf[s->pos - 1] - '0';
-	return 0;
-}
-
 /* Header lines up to and including the blank line, into hs[0..*count). */
-static int sc_headers(struct scan *s, struct h1_header *hs, size_t *count)
+static int scan_headers(struct http_scan *s, struct h1_header *hs, size_t *count)
 {
+	struct http_slice name, value;
 	int ret;
 
 	*count = 0;
 	for (;;) {
-		size_t name, value;
-		unsigned char c;
-
-		if (s->pos >= s->limit)
-			return sc_more(s);
-		c = (unsigned char)s->buf[s->pos];
-		if (c == '\r') {
-			s->pos++;
-			return sc_lf(s);
-		}
-		if (c == '\n')
-			return sc_reject(s, H1_BAD_LINE_END);
-		if (c == ' ' || c == '\t')
-			return sc_reject(s, H1_OBS_FOLD);
+		if ((ret = http_scan_line_start(s)) != 0)
+			return ret == 1 ? 0 : ret;
 		if (*count == H1_HEADERS_MAX) {
 			s->reason = H1_TOO_MANY_HEADERS;
 			return AD_ETOOBIG;
 		}
-
-		name = s->pos;
-		sc_span(s, C_TCHAR);
-		if (s->pos >= s->limit)
-			return sc_more(s);
-		c = (unsigned char)s->buf[s->pos];
-		if (c == ' ' || c == '\t')
-			return sc_reject(s, H1_SPACE_BEFORE_COLON);
-		if (c != ':' || s->pos == name)
-			return sc_reject(s, H1_BAD_HEADER_NAME);
-		hs[*count].name = (struct h1_slice){ s->buf + name, s->pos - name };
-		s->pos++;
-
-		value = s->pos;
-		sc_span(s, C_FIELD);
-		if (s->pos >= s->limit)
-			return sc_more(s);
-		c = (unsigned char)s->buf[s->pos];
-		if (c == '\n')
-			return sc_reject(s, H1_BAD_LINE_END);
-		if (c != '\r')
-			return sc_reject(s, H1_BAD_HEADER_VALUE);
-		hs[*count].value = slice_trim(s->buf + value, s->pos - value);
-		s->pos++;
-		if ((ret = sc_lf(s)) != 0)
+		if ((ret = http_scan_field_name(s, H1_TOKEN, &name)) != 0 ||
+		    (ret = http_scan_field_value(s, &value)) != 0)
 			return ret;
+		hs[*count].name = h1_of(name);
+		hs[*count].value = h1_of(value);
 		(*count)++;
 	}
 }
 
 /* ---------------------------------------------------------------- field semantics */
-
-struct authority {
-	size_t host_len;
-	char host[H1_HOST_BUF];
-	uint16_t port;
-	bool is_ip;
-};
-
-/* "host[:port]": a DNS host name (no percent-encoding, no sub-delims, no '*'), an
- * IPv4 address, or a bracketed IPv6 address without zone; an empty port means none.
- * Returns 0 or -1. */
-static int parse_authority(const char *a, size_t n, struct authority *au)
-{
-	const char *port = NULL;
-	size_t host_len, port_len = 0, i;
-	uint32_t pnum = 0;
-	int ret;
-
-	if (n > 0 && a[0] == '[') {
-		char tmp[INET6_ADDRSTRLEN];
-		struct in6_addr a6;
-		const char *close = memchr(a, ']', n);
-		if (close == NULL)
-			return -1;
-		host_len = (size_t)(close - a) - 1;
-		if (host_len == 0 || host_len >= sizeof(tmp))
-			return -1;
-		for (i = 0; i < host_len; i++) {
-			char c = a[1 + i];
-			if (!is_class((unsigned char)c, C_HEX) && c != ':' && c != '.')
-				return -1; /* zone ("%25"), IPvFuture */
-			tmp[i] = (c >= 'A' && c <= 'F') ? (char)(c + 'a' - 'A') : c;
-		}
-		tmp[host_len] = '\0';
-		if (inet_pton(AF_INET6, tmp, &a6) != 1)
-			return -1;
-		memcpy(au->host, tmp, host_len + 1);
-		au->host_len = host_len;
-		au->is_ip = true;
-		i = host_len + 2;
-		if (i < n) {
-			if (a[i] != ':')
-				return -1;
-			port = a + i + 1;
-			port_len = n - i - 1;
-		}
-	} else {
-		struct in_addr a4;
-		const char *colon = memchr(a, ':', n);
-		host_len = colon != NULL ? (size_t)(colon - a) : n;
-		if (colon != NULL) {
-			port = colon + 1;
-			port_len = n - host_len - 1;
-		}
-		if (host_len == 0 || memchr(a, '*', host_len) != NULL)
-			return -1;
-		ret = nametable_name_normalize(a, host_len, au->host, sizeof(au->host));
-		if (ret < 0)
-			return -1;
-		au->host_len = (size_t)ret;
-		au->is_ip = inet_pton(AF_INET, au->host, &a4) == 1;
-	}
-	for (i = 0; i < port_len; i++) {
-		if (port[i] < '0' || port[i] > '9')
-			return -1;
-		pnum = pnum * 10 + (uint32_t)(port[i] - '0');
-		if (pnum > 65535)
-			return -1;
-	}
-	au->port = (uint16_t)pnum;
-	return 0;
-}
 
 /* Content-Length: 1*DIGIT up to INT64_MAX. A list ("5, 5") counts as a duplicate. */
 static enum h1_reason parse_content_length(struct h1_slice v, uint64_t *out)
@@ -534,6 +347,7 @@ static enum h1_reason classify_target(struct h1_request *r)
 {
 	const char *t = r->target.p;
 	size_t n = r->target.len, i = 0, end;
+	struct http_slice auth;
 
 	if (r->method == H1_METHOD_CONNECT)
 		return H1_CONNECT;
@@ -550,82 +364,47 @@ static enum h1_reason classify_target(struct h1_request *r)
 	/* absolute-form: scheme "://" authority [path-abempty] ["?" query] */
 	while (i < n && t[i] != ':' && t[i] != '/' && t[i] != '?')
 		i++;
-	if (!((i == 4 && strncasecmp(t, "http", 4) == 0) ||
-	      (i == 5 && strncasecmp(t, "https", 5) == 0)))
-		return H1_BAD_TARGET; /* authority-form, another scheme, junk */
-	if (n - i < 3 || memcmp(t + i, "://", 3) != 0)
+	/* authority-form, another scheme, userinfo, an empty authority, junk */
+	if (http_target_authority(t, n, i, &auth) != 1 || auth.len == 0)
 		return H1_BAD_TARGET;
-	i += 3;
-	for (end = i; end < n && t[end] != '/' && t[end] != '?'; end++)
-		if (t[end] == '@')
-			return H1_BAD_TARGET; /* userinfo: RFC 9110 §4.2.4 */
-	if (end == i)
-		return H1_BAD_TARGET;
+	end = (size_t)(auth.p - t) + auth.len;
 	r->form = H1_FORM_ABSOLUTE;
-	r->authority = (struct h1_slice){ t + i, end - i };
+	r->authority = h1_of(auth);
 	r->path = (struct h1_slice){ t + end, n - end };
 	return H1_OK;
 }
 
-static int parse_request_line(struct scan *s, struct h1_request *r)
+static int parse_request_line(struct http_scan *s, struct h1_request *r)
 {
+	struct http_slice word;
 	enum h1_reason why;
-	unsigned char c;
-	size_t start;
 	int ret;
 
-	for (;;) { /* blank lines before the request line */
-		if (s->pos >= s->limit)
-			return sc_more(s);
-		if (s->buf[s->pos] == '\n')
-			return sc_reject(s, H1_BAD_LINE_END);
-		if (s->buf[s->pos] != '\r')
-			break;
-		s->pos++;
-		if ((ret = sc_lf(s)) != 0)
-			return ret;
-	}
-
-	start = s->pos;
-	sc_span(s, C_TCHAR);
-	if (s->pos >= s->limit)
-		return sc_more(s);
-	c = (unsigned char)s->buf[s->pos];
-	if (c == '\r' || c == '\n' || (c == ' ' && s->pos == start))
-		return sc_reject(s, H1_BAD_START_LINE);
-	if (c != ' ')
-		return sc_reject(s, H1_BAD_METHOD);
-	r->method_text = (struct h1_slice){ s->buf + start, s->pos - start };
-	r->method = h1_method_of(r->method_text.p, r->method_text.len);
-	if (r->method == H1_METHOD_OTHER && method_case_alias(r->method_text))
-		return sc_reject(s, H1_BAD_METHOD);
-	s->pos++;
-
-	start = s->pos;
-	sc_span(s, C_TARGET);
-	if (s->pos >= s->limit)
-		return sc_more(s);
-	c = (unsigned char)s->buf[s->pos];
-	if (c == '\r' || c == '\n' || (c == ' ' && s->pos == start))
-		return sc_reject(s, H1_BAD_START_LINE); /* HTTP/0.9, two spaces */
-	if (c != ' ')
-		return sc_reject(s, H1_BAD_TARGET); /* CTL, DEL, '#', non-ASCII */
-	r->target = (struct h1_slice){ s->buf + start, s->pos - start };
-	s->pos++;
-
-	if ((ret = sc_version(s, &r->version_minor)) != 0)
+	if ((ret = http_scan_blank_lines(s)) != 0)
 		return ret;
-	if ((ret = sc_crlf(s)) != 0)
+	if ((ret = http_scan_word(s, H1_TOKEN, H1_BAD_METHOD, &word)) != 0)
+		return ret;
+	r->method_text = h1_of(word);
+	r->method = h1_method_of(word.p, word.len);
+	if (r->method == H1_METHOD_OTHER && method_case_alias(r->method_text))
+		return http_scan_reject(s, H1_BAD_METHOD);
+	/* CTL, DEL, '#', non-ASCII: H1_BAD_TARGET */
+	if ((ret = http_scan_word(s, HTTP_TARGET, H1_BAD_TARGET, &word)) != 0)
+		return ret;
+	r->target = h1_of(word);
+	if ((ret = http_scan_version(s, &r->version_minor)) != 0)
+		return ret;
+	if ((ret = http_scan_crlf(s)) != 0)
 		return ret;
 	if ((why = classify_target(r)) != H1_OK)
-		return sc_reject(s, why);
+		return http_scan_reject(s, why);
 	return 0;
 }
 
 /* With the head complete: the fields. */
 static enum h1_reason finish_request(struct h1_request *r)
 {
-	struct authority au, other;
+	struct http_authority au, other;
 	struct fields f;
 	enum h1_reason why;
 
@@ -635,10 +414,10 @@ static enum h1_reason finish_request(struct h1_request *r)
 	if (f.hosts == 0 && r->version_minor >= 1)
 		return H1_NO_HOST; /* RFC 9112 §3.2, absolute-form included */
 	/* The Host line is checked even when the target's authority wins (RFC 9112 §3.2) */
-	if (f.hosts > 0 && parse_authority(f.host.p, f.host.len, &other) != 0)
+	if (f.hosts > 0 && http_authority_parse(f.host.p, f.host.len, &other) != 0)
 		return H1_BAD_HOST;
 	if (r->form == H1_FORM_ABSOLUTE) {
-		if (parse_authority(r->authority.p, r->authority.len, &au) != 0)
+		if (http_authority_parse(r->authority.p, r->authority.len, &au) != 0)
 			return H1_BAD_TARGET;
 	} else if (f.hosts > 0) {
 		au = other;
@@ -670,12 +449,13 @@ static enum h1_reason finish_request(struct h1_request *r)
 
 int h1_parse_request(const char *buf, size_t len, struct h1_request *out)
 {
-	struct scan s = { .buf = buf, .limit = len < H1_HEAD_MAX ? len : H1_HEAD_MAX };
+	struct http_scan s;
 	enum h1_reason why;
 	int ret;
 
 	if ((buf == NULL && len > 0) || out == NULL)
 		return -EINVAL;
+	http_scan_init(&s, buf, len, H1_HEAD_MAX, &h1_scan_reasons);
 	/* all but the header array, which is set as far as header_count says */
 	memset(out, 0, offsetof(struct h1_request, headers));
 	memset((char *)out + offsetof(struct h1_request, authority), 0,
@@ -683,11 +463,11 @@ int h1_parse_request(const char *buf, size_t len, struct h1_request *out)
 
 	if ((ret = parse_request_line(&s, out)) != 0)
 		goto done;
-	if ((ret = sc_headers(&s, out->headers, &out->header_count)) != 0)
+	if ((ret = scan_headers(&s, out->headers, &out->header_count)) != 0)
 		goto done;
 	out->head_len = s.pos;
 	if ((why = finish_request(out)) != H1_OK)
-		ret = sc_reject(&s, why);
+		ret = http_scan_reject(&s, why);
 done:
 	out->reason = ret == 0 ? H1_OK : s.reason;
 	return ret;
@@ -695,42 +475,42 @@ done:
 
 /* ---------------------------------------------------------------- responses */
 
-static int parse_status_line(struct scan *s, struct h1_response *r)
+static int parse_status_line(struct http_scan *s, struct h1_response *r)
 {
 	unsigned char c;
 	size_t start;
 	int ret;
 
-	if ((ret = sc_version(s, &r->version_minor)) != 0)
+	if ((ret = http_scan_version(s, &r->version_minor)) != 0)
 		return ret;
 	if (s->pos >= s->limit)
-		return sc_more(s);
+		return http_scan_more(s);
 	if (s->buf[s->pos] != ' ')
-		return sc_reject(s, H1_BAD_START_LINE);
+		return http_scan_reject(s, H1_BAD_START_LINE);
 	s->pos++;
 	for (int i = 0; i < 3; i++, s->pos++) {
 		if (s->pos >= s->limit)
-			return sc_more(s);
+			return http_scan_more(s);
 		c = (unsigned char)s->buf[s->pos];
 		if (c < '0' || c > '9')
-			return sc_reject(s, H1_BAD_START_LINE);
+			return http_scan_reject(s, H1_BAD_START_LINE);
 		r->status = r->status * 10 + (c - '0');
 	}
 	if (r->status < 100 || r->status > 599)
-		return sc_reject(s, H1_BAD_STATUS);
+		return http_scan_reject(s, H1_BAD_STATUS);
 	if (s->pos >= s->limit)
-		return sc_more(s);
+		return http_scan_more(s);
 	c = (unsigned char)s->buf[s->pos];
 	if (c == ' ') { /* reason-phrase, possibly empty; "HTTP/1.1 200" CRLF tolerated */
 		start = ++s->pos;
-		sc_span(s, C_FIELD);
+		http_scan_span(s, HTTP_FIELD);
 		r->reason_phrase = (struct h1_slice){ s->buf + start, s->pos - start };
 	} else if (c != '\r' && c != '\n') {
-		return sc_reject(s, H1_BAD_START_LINE);
+		return http_scan_reject(s, H1_BAD_START_LINE);
 	}
 	if (s->pos < s->limit && s->buf[s->pos] != '\r' && s->buf[s->pos] != '\n')
-		return sc_reject(s, H1_BAD_START_LINE); /* CTL in the reason */
-	return sc_crlf(s);
+		return http_scan_reject(s, H1_BAD_START_LINE); /* CTL in the reason */
+	return http_scan_crlf(s);
 }
 
 static enum h1_reason finish_response(struct h1_response *r, const struct h1_request *req)
@@ -767,23 +547,24 @@ static enum h1_reason finish_response(struct h1_response *r, const struct h1_req
 int h1_parse_response(const char *buf, size_t len, const struct h1_request *req,
 		      struct h1_response *out)
 {
-	struct scan s = { .buf = buf, .limit = len < H1_HEAD_MAX ? len : H1_HEAD_MAX };
+	struct http_scan s;
 	enum h1_reason why;
 	int ret;
 
 	if ((buf == NULL && len > 0) || out == NULL)
 		return -EINVAL;
+	http_scan_init(&s, buf, len, H1_HEAD_MAX, &h1_scan_reasons);
 	memset(out, 0, offsetof(struct h1_response, headers));
 	memset((char *)out + offsetof(struct h1_response, framing), 0,
 	       sizeof(*out) - offsetof(struct h1_response, framing));
 
 	if ((ret = parse_status_line(&s, out)) != 0)
 		goto done;
-	if ((ret = sc_headers(&s, out->headers, &out->header_count)) != 0)
+	if ((ret = scan_headers(&s, out->headers, &out->header_count)) != 0)
 		goto done;
 	out->head_len = s.pos;
 	if ((why = finish_response(out, req)) != H1_OK)
-		ret = sc_reject(&s, why);
+		ret = http_scan_reject(&s, why);
 done:
 	out->reason = ret == 0 ? H1_OK : s.reason;
 	return ret;
@@ -898,7 +679,7 @@ int h1_chunked_decode(struct h1_chunked *c, const char *in, size_t len, size_t *
 		case CH_EXT:
 			if (b == '\r') {
 				c->state = CH_SIZE_LF;
-			} else if (!is_class(b, C_FIELD)) {
+			} else if (!http_byte_is(b, HTTP_FIELD)) {
 				why = b == '\n' ? H1_BAD_LINE_END : H1_BAD_CHUNK_EXT;
 				goto fail;
 			}
@@ -940,7 +721,7 @@ int h1_chunked_decode(struct h1_chunked *c, const char *in, size_t len, size_t *
 		case CH_TRAILER_START:
 			if (b == '\r') {
 				c->state = CH_END_LF;
-			} else if (is_class(b, C_TCHAR)) {
+			} else if (http_byte_is(b, H1_TOKEN)) {
 				c->state = CH_TRAILER_NAME;
 			} else {
 				why = b == '\n' ? H1_BAD_LINE_END : H1_BAD_TRAILER;
@@ -950,7 +731,7 @@ int h1_chunked_decode(struct h1_chunked *c, const char *in, size_t len, size_t *
 		case CH_TRAILER_NAME:
 			if (b == ':') {
 				c->state = CH_TRAILER_VALUE;
-			} else if (!is_class(b, C_TCHAR)) {
+			} else if (!http_byte_is(b, H1_TOKEN)) {
 				why = H1_BAD_TRAILER;
 				goto fail;
 			}
@@ -958,7 +739,7 @@ int h1_chunked_decode(struct h1_chunked *c, const char *in, size_t len, size_t *
 		case CH_TRAILER_VALUE:
 			if (b == '\r') {
 				c->state = CH_TRAILER_LF;
-			} else if (!is_class(b, C_FIELD)) {
+			} else if (!http_byte_is(b, HTTP_FIELD)) {
 				why = b == '\n' ? H1_BAD_LINE_END : H1_BAD_TRAILER;
 				goto fail;
 			}
@@ -1076,7 +857,7 @@ static bool safe_text(const char *s, bool token)
 {
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (token ? !is_class(c, C_TCHAR) : (c < 0x20 || c == 0x7f))
+		if (token ? !http_byte_is(c, H1_TOKEN) : (c < 0x20 || c == 0x7f))
 			return false;
 	}
 	return true;
@@ -1087,7 +868,7 @@ static void wb_forwarded_value(struct wbuf *w, const char *v, size_t n, bool bra
 {
 	bool token = !brackets && n > 0;
 	for (size_t i = 0; i < n && token; i++)
-		token = is_class((unsigned char)v[i], C_TCHAR);
+		token = http_byte_is((unsigned char)v[i], H1_TOKEN);
 	if (token) {
 		wb_put(w, v, n);
 		return;
@@ -1154,7 +935,7 @@ int h1_write_request_head(const struct h1_request *req, const struct h1_forward 
 		if (*fwd->client_addr == '\0')
 			return -EINVAL;
 		for (const char *a = fwd->client_addr; *a != '\0'; a++)
-			if (!is_class((unsigned char)*a, C_HEX) && *a != ':' && *a != '.')
+			if (!http_byte_is((unsigned char)*a, HTTP_HEX) && *a != ':' && *a != '.')
 				return -EINVAL;
 	}
 	hs = req->headers;

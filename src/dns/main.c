@@ -34,6 +34,10 @@ struct dns_app {
 	pthread_mutex_t store_lock;   /* one store writer at a time: reload, admin API */
 	char token[TOKEN_MAX];        /* admin bearer token; "" = the names API is off */
 	char nsid[DNSW_NSID_MAX + 1];
+	/* Zones whose file is checked only once serving, by index into start_cfg's zones
+	 * (they were already in the store); NULL once done. */
+	bool *deferred;
+	const struct dns_cfg *start_cfg;
 };
 
 static struct dns_app app = { .store_lock = PTHREAD_MUTEX_INITIALIZER };
@@ -106,8 +110,20 @@ static void release_freed_memory(void)
 	}
 }
 
-static int load_zones(const struct dns_cfg *cfg, bool at_start)
+/*
+ * Which zones load_zones() reads:
+ *   LOAD_NEW     at start, before serving: zones the store does not hold yet; a file
+ *                that does not load stops the start. Zones the store holds are only
+ *                marked in app.deferred: they are served from the store at once.
+ *   LOAD_STORED  once serving: the zones marked in app.deferred, with invalidation;
+ *                a file that does not load keeps the stored zone.
+ *   LOAD_ALL     reload: every zone, with invalidation; a broken file keeps the zone.
+ */
+enum load_what { LOAD_NEW, LOAD_STORED, LOAD_ALL };
+
+static int load_zones(const struct dns_cfg *cfg, enum load_what what)
 {
+	bool at_start = what == LOAD_NEW;
 	int failed = 0;
 	for (size_t i = 0; i < cfg->zones_count; i++) {
 		const struct dns_zone_cfg *z = &cfg->zones[i];
@@ -119,6 +135,15 @@ static int load_zones(const struct dns_cfg *cfg, bool at_start)
 		}
 		if (z->file == NULL)
 			continue;
+		if (what == LOAD_STORED && !app.deferred[i])
+			continue;
+		if (what == LOAD_NEW && app.deferred != NULL && zonedb_has_zone(app.server.db, apex)) {
+			/* A restart: answer from the store now, read the file once serving. */
+			app.deferred[i] = true;
+			log_info("zone served from the store, its file is checked once serving",
+				 "zone=%s file=%s", z->name, z->file);
+			continue;
+		}
 		char err[512];
 		struct zonedb_changes ch = { 0 };
 		size_t changed = 0;
@@ -321,7 +346,11 @@ static int dns_setup(struct daemon *d)
 			  log_quote(q, sizeof(q), err));
 		return AD_ECONFIG;
 	}
-	if (load_zones(cfg, true) != 0)
+	app.deferred = calloc(cfg->zones_count ? cfg->zones_count : 1, sizeof(bool));
+	if (app.deferred == NULL)
+		return -ENOMEM;
+	app.start_cfg = cfg;
+	if (load_zones(cfg, LOAD_NEW) != 0)
 		return AD_ECONFIG;
 	if (cfg->admin.token_file != NULL) {
 		int ret = read_token(cfg->admin.token_file, app.token, sizeof(app.token));
@@ -399,7 +428,10 @@ static int dns_reload(struct daemon *d, const void *fresh)
 {
 	const struct dns_cfg *cfg = fresh;
 	pthread_mutex_lock(&app.store_lock);
-	int ret = load_zones(cfg, false);
+	int ret = load_zones(cfg, LOAD_ALL);
+	/* Every zone file has been read now: nothing is left for dns_control_tick. */
+	free(app.deferred);
+	app.deferred = NULL;
 	pthread_mutex_unlock(&app.store_lock);
 	apply_settings(cfg);
 	/* A zone that failed keeps its old data; the others are applied. Publish the new
@@ -408,8 +440,24 @@ static int dns_reload(struct daemon *d, const void *fresh)
 	return 0;
 }
 
+/* Once serving: read the files of the zones that were answered from the store. */
+static void dns_control_tick(struct daemon *d)
+{
+	(void)d;
+	if (app.deferred == NULL)
+		return;
+	pthread_mutex_lock(&app.store_lock);
+	if (app.deferred != NULL)
+		(void)load_zones(app.start_cfg, LOAD_STORED);
+	free(app.deferred);
+	app.deferred = NULL;
+	pthread_mutex_unlock(&app.store_lock);
+}
+
 static void dns_teardown(struct daemon *d)
 {
+	free(app.deferred);
+	app.deferred = NULL;
 	zonedb_close(app.server.db);
 	app.server.db = NULL;
 }
@@ -425,6 +473,8 @@ static const struct daemon_spec dns_spec = {
 	.setup = dns_setup,
 	.reload = dns_reload,
 	.teardown = dns_teardown,
+	.control_tick = dns_control_tick,
+	.control_tick_ms = 100,
 };
 
 int main(int argc, char **argv)

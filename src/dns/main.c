@@ -34,10 +34,10 @@ struct dns_app {
 	pthread_mutex_t store_lock;   /* one store writer at a time: reload, admin API */
 	char token[TOKEN_MAX];        /* admin bearer token; "" = the names API is off */
 	char nsid[DNSW_NSID_MAX + 1];
-	/* Zones whose file is checked only once serving, by index into start_cfg's zones
-	 * (they were already in the store); NULL once done. */
+	/* Zones whose file is read only once serving (they were already in the store),
+	 * by index into the start config's zones; NULL once read. A reload reads every
+	 * file and clears it, so while it is set the running config is the start one. */
 	bool *deferred;
-	const struct dns_cfg *start_cfg;
 };
 
 static struct dns_app app = { .store_lock = PTHREAD_MUTEX_INITIALIZER };
@@ -137,7 +137,7 @@ static int load_zones(const struct dns_cfg *cfg, enum load_what what)
 			continue;
 		if (what == LOAD_STORED && !app.deferred[i])
 			continue;
-		if (what == LOAD_NEW && app.deferred != NULL && zonedb_has_zone(app.server.db, apex)) {
+		if (what == LOAD_NEW && zonedb_has_zone(app.server.db, apex)) {
 			/* A restart: answer from the store now, read the file once serving. */
 			app.deferred[i] = true;
 			log_info("zone served from the store, its file is checked once serving",
@@ -349,7 +349,6 @@ static int dns_setup(struct daemon *d)
 	app.deferred = calloc(cfg->zones_count ? cfg->zones_count : 1, sizeof(bool));
 	if (app.deferred == NULL)
 		return -ENOMEM;
-	app.start_cfg = cfg;
 	if (load_zones(cfg, LOAD_NEW) != 0)
 		return AD_ECONFIG;
 	if (cfg->admin.token_file != NULL) {
@@ -443,12 +442,10 @@ static int dns_reload(struct daemon *d, const void *fresh)
 /* Once serving: read the files of the zones that were answered from the store. */
 static void dns_control_tick(struct daemon *d)
 {
-	(void)d;
 	if (app.deferred == NULL)
 		return;
 	pthread_mutex_lock(&app.store_lock);
-	if (app.deferred != NULL)
-		(void)load_zones(app.start_cfg, LOAD_STORED);
+	(void)load_zones(daemon_config(d), LOAD_STORED);
 	free(app.deferred);
 	app.deferred = NULL;
 	pthread_mutex_unlock(&app.store_lock);

@@ -44,6 +44,15 @@ wait_for() {
 	done
 }
 
+# stop_pid PID [WHAT]: SIGTERM, wait (bounded) until it is gone, and fail unless it
+# exited with status 0. PID must be a child of this shell.
+stop_pid() {
+	local pid=$1 what=${2:-pid $1}
+	kill -TERM "$pid"
+	wait_for 10 bash -c "! kill -0 $pid" || fail "$what did not stop"
+	wait "$pid" || fail "$what: exit status $?"
+}
+
 # netns_add NAME...: create network namespaces (loopback up), deleted at exit.
 netns_add() {
 	local ns

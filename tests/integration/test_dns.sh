@@ -199,9 +199,7 @@ ok "SIGHUP: zone changes applied and invalidated; a broken file keeps the old zo
 curl -fsS "http://127.0.0.1:$admin/metrics" >metrics
 grep -q '^dns_cache_hits_total [1-9]' metrics || fail "cache hit metric"
 grep -q '^dns_queries_total{proto="udp",qtype="A"} [1-9]' metrics || fail "query metric"
-kill -TERM "$dns"
-wait_for 10 bash -c "! kill -0 $dns" || fail "did not stop"
-wait "$dns" || fail "exit status"
+stop_pid "$dns" airdress-dns
 
 # 7. A restart answers from the store at once and reads the zone file once serving:
 # a broken file keeps the stored zone, a changed one is applied and invalidated.
@@ -212,23 +210,18 @@ start_again() {
 	TEST_PIDS+=("$dns")
 	wait_for 10 grep -q msg=started dns.log || { cat dns.log; fail "airdress-dns did not restart"; }
 }
-stop_again() {
-	kill -TERM "$dns"
-	wait_for 10 bash -c "! kill -0 $dns" || fail "did not stop"
-	wait "$dns" || fail "exit status"
-}
 start_again   # zone.db still ends in garbage
 grep -q 'zone served from the store' dns.log || fail "restart did not serve the stored zone"
 out=$(q +short web.diff.airdr.es A); has '^192.0.2.180$' || fail "stored zone not served after a restart"
 wait_for 10 grep -q 'zone not reloaded' dns.log || fail "broken zone file not reported after a restart"
 out=$(q +short web.diff.airdr.es A); has '^192.0.2.180$' || fail "stored zone not kept"
-stop_again
+stop_pid "$dns" airdress-dns
 sed -i '/^garbage/d; s/^web      IN A     192.0.2.180/web      IN A     192.0.2.181/' zone.db
 start_again
 web_is_181() { out=$(q +short web.diff.airdr.es A); has '^192.0.2.181$' && ! has '^192.0.2.180$'; }
 wait_for 10 web_is_181 || fail "changed zone file not applied after a restart"
 out=$(q +short www.diff.airdr.es A); has '^192.0.2.181$' || fail "CNAME to the changed record after a restart"
 grep -q 'zone loaded.*rrsets_changed=1 ' dns.log || { cat dns.log; fail "restart did not apply exactly the change"; }
-stop_again
+stop_pid "$dns" airdress-dns
 ok "restart: served from the store at once; the zone file checked once serving"
 echo PASS

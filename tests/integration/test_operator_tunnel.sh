@@ -105,11 +105,6 @@ start_operator() {
 	TEST_PIDS+=("$op")
 	wait_for 10 grep -q msg=started operator.log || { cat operator.log; fail "operator did not start"; }
 }
-stop_pid() {
-	kill -TERM "$1"
-	wait_for 10 bash -c "! kill -0 $1" || fail "pid $1 did not stop"
-	wait "$1" || fail "pid $1: exit status $?"
-}
 op_status() { ip netns exec "$O" "$BUILD_DIR/bin/airdress-operator" status -c operator.yaml; }
 healthz() { ip netns exec "$O" curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9170/healthz; }
 ask() {

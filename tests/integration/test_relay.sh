@@ -326,7 +326,5 @@ grep -q '^relay_unknown_name_total{listener="tls"} [1-9]' metrics || fail "unkno
 grep -q '^relay_rejected_total{listener="http",reason="peek_timeout"} 1$' metrics || fail "peek timeout metric"
 ok "metrics"
 
-kill -TERM "$relay"
-wait_for 10 bash -c "! kill -0 $relay" || fail "relay did not stop"
-wait "$relay" || fail "relay exit status"
+stop_pid "$relay" relay
 echo PASS

@@ -59,7 +59,5 @@ code=$(ip netns exec "$C" curl -s -o /dev/null -w '%{http_code}' --resolve other
 [ "$code" = 404 ] || fail "unknown name: $code"
 echo "ok: unknown name 404"
 [ "$(ip netns exec "$R" curl -fsS http://127.0.0.1:9180/healthz)" = ok ] || fail "healthz"
-kill -TERM "$relay"
-wait_for 10 bash -c "! kill -0 $relay" || fail "relay did not stop"
-wait "$relay" || fail "relay exit status"
+stop_pid "$relay" relay
 echo PASS

@@ -89,8 +89,6 @@ wait_for 5 grep -q "configuration reloaded" relay.log || fail "reload"
 echo "ok: reload removed the peer"
 
 # SIGTERM: the interface and the relay's wireguard-go go away.
-kill -TERM "$relay"
-wait_for 10 bash -c "! kill -0 $relay" || fail "relay did not stop"
-wait "$relay" || fail "relay exit status"
+stop_pid "$relay" relay
 ! ip -n "$R" link show wgr$$ 2>/dev/null || fail "interface left behind"
 echo PASS

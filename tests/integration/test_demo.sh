@@ -77,27 +77,26 @@ for what in sse ws smuggle; do
 	echo "ok: $what through relay -> WireGuard -> operator: $out"
 done
 
+# code_of NAME SECONDS: the HTTP status the client gets for http://NAME/ through the VIP.
+code_of() {
+	"${C[@]}" curl -s -o /dev/null -w '%{http_code}' --max-time "$2" --resolve "$1:80:$vip" "http://$1/"
+}
+
 # A name the relay sends to this operator but the operator does not hold: 421.
 printf '%s\n' "  - { name: stale.$ZONE, tunnel: \"$OPERATOR_TUNNEL\" }" >>"$dir/relay/routes.yaml"
 kill -HUP "$(cat "$dir/pids/relay.pid")"
-misdirected() {
-	[ "$("${C[@]}" curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
-		--resolve "stale.$ZONE:80:$vip" "http://stale.$ZONE/")" = 421 ]
-}
+misdirected() { [ "$(code_of "stale.$ZONE" 5)" = 421 ]; }
 wait_for 10 misdirected || fail "a name the operator does not hold: not 421"
 echo "ok: a name routed to the operator that it does not hold gets 421"
 
 # A name without a route: the relay's 404.
-code=$("${C[@]}" curl -s -o /dev/null -w '%{http_code}' --max-time 10 --resolve "other.$ZONE:80:$vip" "http://other.$ZONE/")
+code=$(code_of "other.$ZONE" 10)
 [ "$code" = 404 ] || fail "unrouted name: HTTP $code"
 echo "ok: an unrouted name gets the relay's 404"
 
 # The local service stops (by its pid): 502 with a page, not a hang.
 kill -TERM "$(cat "$dir/pids/service.pid")"
-down_502() {
-	[ "$("${C[@]}" curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
-		--resolve "$NAME:80:$vip" "http://$NAME/")" = 502 ]
-}
+down_502() { [ "$(code_of "$NAME" 5)" = 502 ]; }
 wait_for 10 down_502 || fail "service stopped: not 502"
 echo "ok: the service stopped: 502 through the whole path"
 

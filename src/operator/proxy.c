@@ -1006,7 +1006,7 @@ static struct conn *service_connect(struct conn *c, const struct sockaddr *sa, s
 {
 	int err = 0;
 	struct conn *s = conn_connect(conn_worker(c), sa, len, &service_ops, NULL,
-				      cfg_of(c)->connect_timeout, &err);
+				      cfg_of(c)->connect_timeout, CONN_SENDS_FIRST, &err);
 	if (s == NULL) {
 		log_info("service unreachable", "service=%s error=\"%s\"", service,
 			 airdress_strerror(err));

@@ -291,11 +291,13 @@ static void client_route(struct conn *c, const uint8_t *rest, size_t rest_len)
 		((struct sockaddr_in6 *)&r.tunnel)->sin6_port = port;
 	else
 		((struct sockaddr_in *)&r.tunnel)->sin_port = port;
+	/* CONN_SENDS_FIRST: the PROXY v2 header always goes first, so the handshake's
+	 * last ACK rides with it. */
 	int err = 0;
 	struct conn *up = conn_connect(conn_worker(c), (struct sockaddr *)&r.tunnel, r.tunnel_len,
 				       &upstream_ops, NULL,
 				       __atomic_load_n(&fw->s->connect_timeout_ms, __ATOMIC_RELAXED),
-				       &err);
+				       CONN_SENDS_FIRST, &err);
 	if (up == NULL) {
 		reject(c, FR_CONNECT_FAILED);
 		peek_release(c);

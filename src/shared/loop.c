@@ -636,7 +636,8 @@ void conn_abort(struct conn *c)
 }
 
 struct conn *conn_connect(struct worker *w, const struct sockaddr *addr, socklen_t len,
-			  const struct conn_ops *ops, void *ctx, uint64_t timeout_ms, int *err)
+			  const struct conn_ops *ops, void *ctx, uint64_t timeout_ms,
+			  unsigned flags, int *err)
 {
 	/* TCP, or a unix stream socket (a local service at unix:/path). */
 	bool tcp = addr->sa_family != AF_UNIX;
@@ -660,6 +661,13 @@ struct conn *conn_connect(struct worker *w, const struct sockaddr *addr, socklen
 	if (tcp && w->loop->cfg.tcp_nodelay) {
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	if (tcp && (flags & CONN_SENDS_FIRST)) {
+		/* Delayed-ACK mode from the start: on the SYN-ACK Linux holds the
+		 * handshake's ACK for data about to be sent, then leaves the mode, so the
+		 * rest of the connection acknowledges as usual. */
+		int zero = 0;
+		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero));
 	}
 	struct io_uring_sqe *sqe = get_sqe(w);
 	struct io_uring_sqe *tsqe = sqe ? get_sqe(w) : NULL;

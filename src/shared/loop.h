@@ -245,13 +245,25 @@ int conn_splice(struct conn *from, struct conn *to);
 /* true once conn_splice(c, ...) was called. */
 bool conn_spliced(const struct conn *c);
 
+/* Flags of conn_connect. */
+enum {
+	/* The caller sends as soon as the connection is up (bytes queued with conn_send
+	 * before returning to the loop, or sent from on_open). The last ACK of the TCP
+	 * handshake then waits for those bytes and leaves in the same segment: one
+	 * segment less per connection, and the peer's accept finds the data already
+	 * there. Only for protocols where this side speaks first: if nothing is sent,
+	 * the peer sees the ACK only when the delayed-ACK timer fires (up to 200 ms). */
+	CONN_SENDS_FIRST = 1u << 0,
+};
+
 /* Open an outbound TCP connection (or, for an AF_UNIX addr, a unix stream socket
  * connection) from worker w with a linked timeout on the connect. on_open runs when
- * connected; on failure on_close(CONN_END_CONNECT, -errno).
- * Returns the conn (usable at once: conn_data, conn_send queues until connected) or
- * NULL with *err set. */
+ * connected; on failure on_close(CONN_END_CONNECT, -errno). flags: CONN_SENDS_FIRST
+ * or 0. Returns the conn (usable at once: conn_data, conn_send queues until connected)
+ * or NULL with *err set. */
 struct conn *conn_connect(struct worker *w, const struct sockaddr *addr, socklen_t len,
-			  const struct conn_ops *ops, void *ctx, uint64_t timeout_ms, int *err);
+			  const struct conn_ops *ops, void *ctx, uint64_t timeout_ms,
+			  unsigned flags, int *err);
 
 /* Send one datagram from socket s (copied into a send slot). The datagrams of one
  * loop iteration leave together at its end, one sendmmsg per socket; what the socket

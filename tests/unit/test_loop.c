@@ -5,8 +5,8 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <linux/tcp.h> /* tcp_info with tcpi_segs_in */
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -450,6 +450,8 @@ Test(loop, drain_timeout_aborts_stuck_connections, .timeout = 30)
 /* Outbound connections from a worker, started by a message. */
 struct connect_probe {
 	struct sockaddr_in to;
+	unsigned flags; /* of conn_connect */
+	bool keep_open; /* after sending: wait for the peer's close */
 	int opened;
 	int closed;
 	int why;
@@ -462,7 +464,8 @@ static int probe_open(struct conn *c)
 {
 	__atomic_store_n(&probe.opened, 1, __ATOMIC_RELEASE);
 	conn_send(c, "hello", 5);
-	conn_close(c);
+	if (!probe.keep_open)
+		conn_close(c);
 	return 0;
 }
 
@@ -487,7 +490,7 @@ static void connect_on_message(struct worker *w, const struct msg *m)
 {
 	int err = 0;
 	if (conn_connect(w, (struct sockaddr *)&probe.to, sizeof(probe.to), &probe_ops, NULL, 2000,
-			 &err) == NULL)
+			 probe.flags, &err) == NULL)
 		probe_close(NULL, CONN_END_CONNECT, err);
 }
 
@@ -525,6 +528,48 @@ Test(loop, outbound_connect_sends_and_closes, .timeout = 30)
 	close(fd);
 	close(lfd);
 	stop_echo();
+}
+
+/* Segments the accepting side received on a connection from a worker that sends
+ * "hello" once connected, counted when those bytes have arrived. */
+static unsigned segments_in_before_data(unsigned flags)
+{
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = loopback(0);
+	socklen_t len = sizeof(sa);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(lfd, 8), 0);
+	getsockname(lfd, (struct sockaddr *)&sa, &len);
+	memset(&probe, 0, sizeof(probe));
+	probe.to = sa;
+	probe.flags = flags;
+	probe.keep_open = true;
+	struct loop_hooks hooks = { .on_message = connect_on_message };
+	start_echo(NULL, &hooks);
+	struct msg m = { .type = MSG_USER };
+	cr_assert_eq(loop_send(srv, 0, &m), 0);
+	int fd = accept(lfd, NULL, NULL);
+	cr_assert_geq(fd, 0);
+	struct timeval tv = { .tv_sec = 10 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	uint8_t buf[5];
+	cr_assert_eq(recv(fd, buf, sizeof(buf), MSG_WAITALL), 5);
+	cr_assert_eq(memcmp(buf, "hello", 5), 0);
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	cr_assert_eq(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
+	close(fd); /* the worker sees EOF and closes */
+	wait_flag(&probe.closed);
+	close(lfd);
+	stop_echo();
+	return ti.tcpi_segs_in;
+}
+
+Test(loop, outbound_connect_sends_first_saves_a_segment, .timeout = 30)
+{
+	/* Without the flag: SYN, ACK, data. With it the ACK comes with the data. */
+	cr_assert_eq(segments_in_before_data(0), 3);
+	cr_assert_eq(segments_in_before_data(CONN_SENDS_FIRST), 2);
 }
 
 Test(loop, outbound_connect_refused_reports_error, .timeout = 30)

@@ -108,7 +108,7 @@ static int client_open(struct conn *c)
 	struct sockaddr_in sa = loopback(echo_port);
 	int err = 0;
 	struct conn *up = conn_connect(conn_worker(c), (struct sockaddr *)&sa, sizeof(sa), &up_ops,
-				       NULL, 5000, &err);
+				       NULL, 5000, CONN_SENDS_FIRST, &err);
 	if (up == NULL)
 		return -1;
 	((struct side *)conn_data(c))->peer = up;

@@ -1363,11 +1363,19 @@ static void client_close(struct conn *c, enum conn_end why, int err)
 	co->req = NULL;
 	tlsterm_conn_destroy(co->t);
 	co->t = NULL;
-	if (co->peer != NULL) {
-		O(co->peer)->peer = NULL;
-		conn_abort(co->peer);
-		co->peer = NULL;
+	struct conn *s = co->peer;
+	if (s == NULL)
+		return;
+	O(s)->peer = NULL;
+	co->peer = NULL;
+	if (co->state == C_TUNNEL && O(s)->eof) {
+		/* The service had finished its side of the tunnel: the client's bytes that
+		 * came before the end (the relay resets a finished tunnel once every byte
+		 * is acknowledged) still go to it, then its FIN. */
+		conn_close(s);
+		return;
 	}
+	conn_abort(s);
 }
 
 const struct conn_ops op_client_ops = {

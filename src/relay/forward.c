@@ -457,9 +457,12 @@ static void side_eof(struct conn *c)
 	}
 	struct conn *peer = f->peer;
 	if (F(peer)->eof) {
-		/* Both sides are done: closing sends the FIN, no shutdown needed. */
-		conn_close(c);
-		conn_close(peer);
+		/* Both sides are done. The client gets a FIN; the operator, which has
+		 * nothing more to read, a reset once it has acknowledged every byte, so it
+		 * keeps no TIME_WAIT per connection (conn_close_finished). */
+		struct conn *up = f->role == ROLE_UPSTREAM ? c : peer;
+		conn_close(up == c ? peer : c);
+		conn_close_finished(up);
 		return;
 	}
 	conn_shutdown_write(peer);

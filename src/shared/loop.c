@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <liburing.h>
+#include <linux/sockios.h> /* SIOCOUTQ */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -122,6 +124,8 @@ struct conn {
 	bool on_settle_list;
 	bool on_flush_list;
 	bool opened;              /* on_open ran and returned 0 */
+	bool peer_eof;            /* read returned 0: the peer sends no more */
+	bool reset_when_acked;    /* conn_close_finished() */
 	uint8_t why;
 	bool poll_armed;          /* a one-shot poll (splice mode) in flight */
 	uint8_t poll_events;      /* POLLIN / POLLOUT wanted by splice mode */
@@ -350,6 +354,13 @@ static void conn_free_chunks(struct conn *c)
 	c->pending = 0;
 }
 
+/* Has the peer acknowledged every byte sent on fd? (false when unknown) */
+static bool all_acked(int fd)
+{
+	int unacked = -1;
+	return ioctl(fd, SIOCOUTQ, &unacked) == 0 && unacked == 0;
+}
+
 /* Free a DEAD connection once nothing is in flight. Runs only at safe points. */
 static void conn_settle(struct conn *c)
 {
@@ -359,8 +370,12 @@ static void conn_settle(struct conn *c)
 		return;
 	if (c->ops->on_close != NULL)
 		c->ops->on_close(c, (enum conn_end)c->why, c->err);
-	if (c->why != CONN_END_CLOSED && c->why != CONN_END_PEER) {
-		/* Abortive end: reset rather than leave the peer in FIN_WAIT. */
+	if ((c->why != CONN_END_CLOSED && c->why != CONN_END_PEER) ||
+	    (c->why == CONN_END_CLOSED && c->reset_when_acked && c->peer_eof &&
+	     all_acked(c->fd))) {
+		/* Abortive end: reset rather than leave the peer in FIN_WAIT. Or a finished
+		 * exchange (conn_close_finished): the reset tells the peer no more than a
+		 * FIN would, and spares it a TIME_WAIT and the last ACK. */
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
@@ -630,6 +645,14 @@ void conn_close(struct conn *c)
 	conn_flush(c);
 }
 
+void conn_close_finished(struct conn *c)
+{
+	if (c->state != CONN_OPEN)
+		return;
+	c->reset_when_acked = true;
+	conn_close(c);
+}
+
 void conn_abort(struct conn *c)
 {
 	conn_die(c, CONN_END_CLOSED, 0);
@@ -849,6 +872,7 @@ static void splice_pump(struct conn *from)
 		if (n == 0) {
 			pipe_put(w, from->pipe, true);
 			from->pipe = NULL;
+			from->peer_eof = true;
 			if (from->ops->on_eof != NULL)
 				from->ops->on_eof(from);
 			else
@@ -998,6 +1022,7 @@ static void on_recv(struct worker *w, struct conn *c, struct io_uring_cqe *cqe)
 		}
 		buf_return(w, bid);
 	} else if (res == 0) {
+		c->peer_eof = true;
 		if (c->state == CONN_OPEN) {
 			if (c->ops->on_eof != NULL)
 				c->ops->on_eof(c);

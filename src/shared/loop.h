@@ -231,6 +231,13 @@ void conn_set_timeout(struct conn *c, uint64_t ms);
 void conn_shutdown_write(struct conn *c);
 /* Graceful: stop reading, flush queued output, close. */
 void conn_close(struct conn *c);
+/* conn_close for a connection whose peer has finished sending (its EOF was read) and
+ * needs nothing more: once the output is sent, if the peer has acknowledged every
+ * byte, the socket closes with a reset instead of a FIN. The peer has all the data
+ * either way (bytes it acknowledged stay readable before the reset's error); it keeps
+ * no TIME_WAIT and no last ACK crosses the network. Otherwise, or before the peer's
+ * EOF, this is conn_close. */
+void conn_close_finished(struct conn *c);
 /* Immediate: drop queued output and close (RST if unread data remains). */
 void conn_abort(struct conn *c);
 

@@ -63,6 +63,24 @@ class H(http.server.BaseHTTPRequestHandler):
             for i in range(len(data)): data[i] ^= mask[i % 4]
             s.sendall(bytes([0x81, len(data)]) + bytes(data))
             self.close_connection = True; return
+        if self.path == "/wsdrain" and self.headers.get("Upgrade", "").lower() == "websocket":
+            # Finishes its side first, then reads the client's last bytes late: they
+            # must all arrive, then a clean EOF (wsdrain.out: "BYTES eof|reset").
+            self.send_response(101); self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade"); self.end_headers(); self.wfile.flush()
+            s = self.connection
+            s.sendall(bytes([0x81, 2]) + b"hi"); s.shutdown(socket.SHUT_WR)
+            time.sleep(1)
+            n, end = 0, "eof"
+            try:
+                while True:
+                    b = s.recv(65536)
+                    if not b: break
+                    n += len(b)
+            except ConnectionResetError:
+                end = "reset"
+            with open("wsdrain.out", "w") as f: f.write("%d %s\n" % (n, end))
+            self.close_connection = True; return
         self.reply(("path=%s xff=%s proto=%s host=%s\n" % (self.path, self.headers.get("X-Forwarded-For"), self.headers.get("X-Forwarded-Proto"), self.headers.get("X-Forwarded-Host"))).encode())
     def do_POST(self):
         h = hashlib.sha256(); n = 0
@@ -248,6 +266,33 @@ while len(data) < frame[1]:
 assert frame[0] == 0x81 and data == msg, (frame, data)
 PY
 ok "WebSocket upgrade and echo"
+
+# The service ends the tunnel first; the client's bytes after that, and the end of the
+# stream, reach it intact although the relay resets its connection to the operator
+# once both sides are done and every byte is acknowledged.
+python3 - "$http" <<'PY' || fail "WebSocket tunnel ended by the service first"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"GET /wsdrain HTTP/1.1\r\nHost: app.test.airdr.es\r\nUpgrade: websocket\r\n"
+          b"Connection: Upgrade\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n"
+          b"Sec-WebSocket-Version: 13\r\n\r\n")
+got = b""
+while True:
+    b = s.recv(4096)
+    assert b, "EOF before the frame: %r" % got
+    got += b
+    if got.endswith(b"\x81\x02hi"):
+        break
+assert got.startswith(b"HTTP/1.1 101"), got
+assert s.recv(16) == b"", "the service's half-close did not come through"
+s.sendall(b"x" * 65536)
+time.sleep(0.3)  # acknowledged by the operator before the relay sees the end
+s.close()
+PY
+drained() { [[ -s wsdrain.out ]]; }
+wait_for 10 drained || fail "the service never saw the end of the tunnel"
+[[ $(cat wsdrain.out) == "65536 eof" ]] || fail "service got: $(cat wsdrain.out)"
+ok "WebSocket: the client's last bytes after the service's end arrive, then EOF"
 
 python3 - "$http" <<'PY' || fail "smuggling"
 import socket, sys

@@ -594,6 +594,76 @@ Test(loop, outbound_connect_refused_reports_error, .timeout = 30)
 	stop_echo();
 }
 
+/* Echo that ends with conn_close_finished: on the client's EOF, or (close_early)
+ * right after echoing, before the client has ended. */
+static bool close_early;
+
+static void finished_on_data(struct conn *c, const uint8_t *data, size_t len)
+{
+	echo_on_data(c, data, len);
+	if (close_early)
+		conn_close_finished(c);
+}
+
+static const struct conn_ops finished_echo_ops = {
+	.on_open = echo_on_open,
+	.on_data = finished_on_data,
+	.on_drained = echo_on_drained,
+	.on_eof = conn_close_finished,
+};
+
+/* A one-worker loop serving finished_echo_ops; returns the client's socket after
+ * "hello" came back. */
+static int finished_echo_hello(struct loop **lp)
+{
+	int err = 0;
+	struct loop_config cfg = { .workers = 1 };
+	*lp = loop_create(&cfg, NULL, NULL, &err);
+	cr_assert_not_null(*lp);
+	struct sockaddr_in sa = loopback(0);
+	int idx = loop_add_tcp(*lp, (struct sockaddr *)&sa, sizeof(sa), &finished_echo_ops, NULL);
+	cr_assert_geq(idx, 0);
+	cr_assert_eq(loop_start(*lp), 0);
+	int fd = client_connect(loop_listener_port(*lp, idx));
+	struct timeval tv = { .tv_sec = 10 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	cr_assert_eq(send(fd, "hello", 5, 0), 5);
+	uint8_t buf[5];
+	cr_assert_eq(recv(fd, buf, sizeof(buf), MSG_WAITALL), 5);
+	return fd;
+}
+
+static void finished_echo_stop(struct loop *l, int fd)
+{
+	close(fd);
+	loop_drain(l);
+	loop_join(l);
+	loop_destroy(l);
+}
+
+Test(loop, close_finished_resets_after_the_peers_eof, .timeout = 30)
+{
+	struct loop *l;
+	close_early = false;
+	int fd = finished_echo_hello(&l);
+	/* Everything echoed was read (and so acknowledged): our EOF ends it with a reset. */
+	shutdown(fd, SHUT_WR);
+	uint8_t b;
+	cr_assert_eq(recv(fd, &b, 1, 0), -1);
+	cr_assert_eq(errno, ECONNRESET);
+	finished_echo_stop(l, fd);
+}
+
+Test(loop, close_finished_before_the_peers_eof_sends_a_fin, .timeout = 30)
+{
+	struct loop *l;
+	close_early = true;
+	int fd = finished_echo_hello(&l);
+	uint8_t b;
+	cr_assert_eq(recv(fd, &b, 1, 0), 0, "EOF, not a reset: %s", strerror(errno));
+	finished_echo_stop(l, fd);
+}
+
 Test(loop, busy_address_fails_at_add)
 {
 	start_echo(NULL, NULL);

@@ -501,25 +501,36 @@ static void wait_flag(int *flag)
 	cr_assert(__atomic_load_n(flag, __ATOMIC_ACQUIRE), "callback ran in time");
 }
 
-Test(loop, outbound_connect_sends_and_closes, .timeout = 30)
+/* A listener for the probe, a worker told to connect to it with flags, and the
+ * accepted socket (10 s receive timeout). *lfd gets the listener. */
+static int probe_accept(unsigned worker, unsigned flags, bool keep_open, int *lfd)
 {
-	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	*lfd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sa = loopback(0);
 	socklen_t len = sizeof(sa);
-	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	cr_assert_eq(listen(lfd, 8), 0);
-	getsockname(lfd, (struct sockaddr *)&sa, &len);
+	cr_assert_eq(bind(*lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(*lfd, 8), 0);
+	getsockname(*lfd, (struct sockaddr *)&sa, &len);
 	memset(&probe, 0, sizeof(probe));
 	probe.to = sa;
+	probe.flags = flags;
+	probe.keep_open = keep_open;
 	struct loop_hooks hooks = { .on_message = connect_on_message };
 	start_echo(NULL, &hooks);
 	struct msg m = { .type = MSG_USER };
-	cr_assert_eq(loop_send(srv, 1, &m), 0);
-	int fd = accept(lfd, NULL, NULL);
+	cr_assert_eq(loop_send(srv, worker, &m), 0);
+	int fd = accept(*lfd, NULL, NULL);
 	cr_assert_geq(fd, 0);
-	uint8_t buf[16];
 	struct timeval tv = { .tv_sec = 10 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+Test(loop, outbound_connect_sends_and_closes, .timeout = 30)
+{
+	int lfd;
+	int fd = probe_accept(1, 0, false, &lfd);
+	uint8_t buf[16];
 	cr_assert_eq(read_to_eof(fd, buf, sizeof(buf)), 5);
 	cr_assert_eq(memcmp(buf, "hello", 5), 0);
 	wait_flag(&probe.closed);
@@ -534,24 +545,8 @@ Test(loop, outbound_connect_sends_and_closes, .timeout = 30)
  * "hello" once connected, counted when those bytes have arrived. */
 static unsigned segments_in_before_data(unsigned flags)
 {
-	int lfd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = loopback(0);
-	socklen_t len = sizeof(sa);
-	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	cr_assert_eq(listen(lfd, 8), 0);
-	getsockname(lfd, (struct sockaddr *)&sa, &len);
-	memset(&probe, 0, sizeof(probe));
-	probe.to = sa;
-	probe.flags = flags;
-	probe.keep_open = true;
-	struct loop_hooks hooks = { .on_message = connect_on_message };
-	start_echo(NULL, &hooks);
-	struct msg m = { .type = MSG_USER };
-	cr_assert_eq(loop_send(srv, 0, &m), 0);
-	int fd = accept(lfd, NULL, NULL);
-	cr_assert_geq(fd, 0);
-	struct timeval tv = { .tv_sec = 10 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	int lfd;
+	int fd = probe_accept(0, flags, true, &lfd);
 	uint8_t buf[5];
 	cr_assert_eq(recv(fd, buf, sizeof(buf), MSG_WAITALL), 5);
 	cr_assert_eq(memcmp(buf, "hello", 5), 0);

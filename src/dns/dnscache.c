@@ -218,8 +218,12 @@ struct dnscache *dnscache_create(size_t max_bytes)
 		free(c);
 		return NULL;
 	}
-	/* Fewer TLB misses on random hits in a big cache; a hint, failure is fine. */
-	madvise(c->region, c->region_len, MADV_HUGEPAGE);
+	/* Small pages on purpose. With MADV_HUGEPAGE the worker's first write to each
+	 * 2 MiB of the ring faulted in a huge page (zeroed, and found by compacting
+	 * memory when none is free: THP defrag "madvise", the kernel's default) and the
+	 * worker stalled: queries were dropped at the socket and p99 went from
+	 * 0.24-0.29 ms to 0.9-3.3 ms while the cache filled (bench/dns/run, 1M names).
+	 * Hits gained nothing measurable. */
 	c->kbuckets = c->region;
 	c->dbuckets = (struct dnscache_dep **)(c->kbuckets + nb);
 	c->ring = (uint8_t *)(c->dbuckets + nb);

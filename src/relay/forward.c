@@ -460,8 +460,9 @@ static void side_eof(struct conn *c)
 		/* Both sides are done. The client gets a FIN; the operator, which has
 		 * nothing more to read, a reset once it has acknowledged every byte, so it
 		 * keeps no TIME_WAIT per connection (conn_close_finished). */
-		struct conn *up = f->role == ROLE_UPSTREAM ? c : peer;
-		conn_close(up == c ? peer : c);
+		struct conn *client = f->role == ROLE_UPSTREAM ? peer : c;
+		struct conn *up = client == c ? peer : c;
+		conn_close(client);
 		conn_close_finished(up);
 		return;
 	}

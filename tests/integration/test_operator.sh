@@ -200,6 +200,19 @@ out=$(https -H "X-Forwarded-For: 6.6.6.6" "https://app.test.airdr.es:$tls/spoof"
 [[ "$out" == *"xff=127.0.0.9 "* ]] || fail "client X-Forwarded-For trusted: $out"
 ok "HTTP and HTTPS through relay and operator; the service sees the client's address"
 
+# The operator closes first after a response with Connection: close; the relay then
+# ends its side with a reset (both sides done, every byte acknowledged), so the
+# operator keeps no TIME_WAIT socket per connection.
+time_waits() { ss -Htan state time-wait src "127.0.0.3:$http" | wc -l; }
+before=$(time_waits)
+for i in $(seq 1 20); do
+	get -o /dev/null -H "Host: app.test.airdr.es" -H "Connection: close" "http://127.0.0.1:$http/tw$i" ||
+		fail "request $i with Connection: close"
+done
+after=$(time_waits)
+[ "$after" -le "$before" ] || fail "the operator kept $((after - before)) TIME_WAIT sockets for 20 requests"
+ok "20 connections through the relay leave no TIME_WAIT at the operator"
+
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
 [ "$(code -H "Host: other.test.airdr.es" "http://127.0.0.1:$http/")" = 421 ] || fail "421"
 [ "$(code --cacert cert.pem --resolve "app.test.airdr.es:$tls:127.0.0.1" "https://app.test.airdr.es:$tls/down/x")" = 502 ] || fail "502"

@@ -118,8 +118,6 @@ static void sleep_ms(long ms)
 	}
 }
 
-/* Wait up to timeout_ms for pid to exit. Returns 1 and sets *status if it did, 0 if
- * it still runs, -errno if it cannot be waited for (not our child). */
 /* Stop a child at once and reap it (status may be NULL). */
 static void kill_reap(pid_t pid, int *status)
 {
@@ -127,6 +125,8 @@ static void kill_reap(pid_t pid, int *status)
 	waitpid(pid, status, 0);
 }
 
+/* Wait up to timeout_ms for pid to exit. Returns 1 and sets *status if it did, 0 if
+ * it still runs, -errno if it cannot be waited for (not our child). */
 static int wait_bounded(pid_t pid, int *status, long timeout_ms)
 {
 	long long end = (long long)clock_ms() + timeout_ms;

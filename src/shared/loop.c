@@ -125,7 +125,7 @@ struct conn {
 	bool on_flush_list;
 	bool opened;              /* on_open ran and returned 0 */
 	bool peer_eof;            /* read returned 0: the peer sends no more */
-	bool reset_when_acked;    /* conn_close_finished() */
+	bool reset_when_acked;    /* conn_close_finished() after the peer's EOF */
 	uint8_t why;
 	bool poll_armed;          /* a one-shot poll (splice mode) in flight */
 	uint8_t poll_events;      /* POLLIN / POLLOUT wanted by splice mode */
@@ -239,7 +239,6 @@ static void splice_detach(struct conn *c);
 static void splice_pump(struct conn *from);
 static void splice_begin(struct conn *c);
 static void on_poll(struct worker *w, struct conn *c, struct io_uring_cqe *cqe);
-
 
 /* An SQE, flushing the SQ to the kernel once when it is full. */
 static struct io_uring_sqe *get_sqe(struct worker *w)
@@ -371,8 +370,7 @@ static void conn_settle(struct conn *c)
 	if (c->ops->on_close != NULL)
 		c->ops->on_close(c, (enum conn_end)c->why, c->err);
 	if ((c->why != CONN_END_CLOSED && c->why != CONN_END_PEER) ||
-	    (c->why == CONN_END_CLOSED && c->reset_when_acked && c->peer_eof &&
-	     all_acked(c->fd))) {
+	    (c->reset_when_acked && all_acked(c->fd))) {
 		/* Abortive end: reset rather than leave the peer in FIN_WAIT. Or a finished
 		 * exchange (conn_close_finished): the reset tells the peer no more than a
 		 * FIN would, and spares it a TIME_WAIT and the last ACK. */
@@ -649,7 +647,7 @@ void conn_close_finished(struct conn *c)
 {
 	if (c->state != CONN_OPEN)
 		return;
-	c->reset_when_acked = true;
+	c->reset_when_acked = c->peer_eof;
 	conn_close(c);
 }
 

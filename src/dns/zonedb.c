@@ -10,13 +10,16 @@
  *
  * Writers: a transaction is a WriteBatchWithIndex. Its reads (node type lists,
  * "does this name have descendants") go through the batch and the store, so every
- * step sees the steps before it; the batch is written with sync at commit.
+ * step sees the steps before it; the batch is written with sync at commit. A new
+ * zone with nothing in its way (zonedb_add_zone) needs no reads: its keys are
+ * sorted in memory, written to a table file and ingested whole.
  */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rocksdb/c.h>
 
@@ -54,6 +57,7 @@ struct zonedb {
 	_Atomic(struct zone_list *) zones;
 	struct zone_list *retired;
 	_Atomic uint64_t seq;
+	char *dir;               /* the store's directory, for zonedb_add_zone's file */
 };
 
 struct zonedb_txn {
@@ -384,6 +388,8 @@ int zonedb_open(const char *dir, struct zonedb **out, char *err, size_t errlen)
 	rocksdb_options_set_create_if_missing(db->opts, 1);
 	rocksdb_options_set_keep_log_file_num(db->opts, 4);
 	rocksdb_writeoptions_set_sync(db->wopts, 1);
+	if (!(db->dir = strdup(dir)))
+		goto finish;
 	db->db = rocksdb_open(db->opts, dir, &e);
 	if (e) {
 		snprintf(err, errlen, "zone store %s: %s", dir, e);
@@ -443,6 +449,7 @@ void zonedb_close(struct zonedb *db)
 		rocksdb_filterpolicy_destroy(db->filter);
 	if (db->cache)
 		rocksdb_cache_destroy(db->cache);
+	free(db->dir);
 	free(db);
 }
 
@@ -715,14 +722,20 @@ struct rdref {
 	uint16_t len;
 };
 
-/* RFC 4034 §6.3: RDATAs as left-justified octet strings, a missing octet first. */
+/* Left-justified octet strings, a missing octet first: RDATA order (RFC 4034 §6.3)
+ * and RocksDB's bytewise key order. */
+static int octets_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+	if (c)
+		return c;
+	return (al > bl) - (al < bl);
+}
+
 static int rdata_cmp(const void *a, const void *b)
 {
 	const struct rdref *x = a, *y = b;
-	int c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
-	if (c)
-		return c;
-	return (x->len > y->len) - (x->len < y->len);
+	return octets_cmp(x->p, x->len, y->p, y->len);
 }
 
 /* The RDATAs of rr sorted, without duplicates, into refs (rr->count entries).
@@ -834,18 +847,26 @@ static int fail(struct zonedb_txn *t, int err)
 	return err;
 }
 
+/* Append name[0..len) to a growing array of names. 0 or -ENOMEM. */
+static int names_append(uint8_t (**names)[DNSW_NAME_MAX], size_t *n, size_t *cap,
+			const uint8_t *name, size_t len)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 16;
+		void *g = realloc(*names, c * sizeof((*names)[0]));
+		if (!g)
+			return -ENOMEM;
+		*names = g;
+		*cap = c;
+	}
+	memcpy((*names)[(*n)++], name, len);
+	return 0;
+}
+
 static int note(struct zonedb_txn *t, const uint8_t *name, size_t len)
 {
-	if (t->nnames == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		void *g = realloc(t->names, cap * sizeof(t->names[0]));
-		if (!g)
-			return fail(t, -ENOMEM);
-		t->names = g;
-		t->cap = cap;
-	}
-	memcpy(t->names[t->nnames++], name, len);
-	return 0;
+	int ret = names_append(&t->names, &t->nnames, &t->cap, name, len);
+	return ret ? fail(t, ret) : 0;
 }
 
 /* The pending-or-stored value of key; *v NULL when absent (free with rocksdb_free). */
@@ -889,14 +910,42 @@ static int txn_node(struct zonedb_txn *t, const uint8_t *lc, struct zonedb_node 
 	return ret;
 }
 
+/* The stored value of a node (N key): its types, 2 bytes each. Returns its length. */
+static size_t node_encode(const uint16_t *types, size_t ntypes, uint8_t v[2 * ZONEDB_TYPES_MAX])
+{
+	for (size_t i = 0; i < ntypes; i++) {
+		v[2 * i] = (uint8_t)(types[i] >> 8);
+		v[2 * i + 1] = (uint8_t)types[i];
+	}
+	return 2 * ntypes;
+}
+
 static void txn_put_node(struct zonedb_txn *t, const uint8_t *lc, const struct zonedb_node *n)
 {
 	uint8_t key[KEY_MAX], v[2 * ZONEDB_TYPES_MAX];
-	for (size_t i = 0; i < n->ntypes; i++) {
-		v[2 * i] = (uint8_t)(n->types[i] >> 8);
-		v[2 * i + 1] = (uint8_t)n->types[i];
+	txn_put(t, key, node_key(lc, key), v, node_encode(n->types, n->ntypes, v));
+}
+
+/* The stored value of a name's view (Q key): the type count, the types, then each
+ * RRset's stored value with a 2-byte length; 2 + the sum of (4 + value length)
+ * bytes, which the caller has checked is at most VIEW_MAX. Returns its length. */
+static size_t view_encode(size_t nt, const uint16_t *types, const uint8_t *const *val,
+			  const size_t *vlen, uint8_t out[VIEW_MAX])
+{
+	size_t off = 2 + 2 * nt;
+	out[0] = (uint8_t)(nt >> 8);
+	out[1] = (uint8_t)nt;
+	for (size_t i = 0; i < nt; i++) {
+		out[2 + 2 * i] = (uint8_t)(types[i] >> 8);
+		out[3 + 2 * i] = (uint8_t)types[i];
 	}
-	txn_put(t, key, node_key(lc, key), v, 2u * n->ntypes);
+	for (size_t i = 0; i < nt; i++) {
+		out[off] = (uint8_t)(vlen[i] >> 8);
+		out[off + 1] = (uint8_t)vlen[i];
+		memcpy(out + off + 2, val[i], vlen[i]);
+		off += 2 + vlen[i];
+	}
+	return off;
 }
 
 /* An iterator over the transaction's view (pending writes over the store). */
@@ -958,20 +1007,7 @@ static int txn_put_view(struct zonedb_txn *t, rocksdb_iterator_t *it, const uint
 		return 0;
 	}
 	uint8_t out[VIEW_MAX];
-	size_t off = 2 + 2 * nt;
-	out[0] = (uint8_t)(nt >> 8);
-	out[1] = (uint8_t)nt;
-	for (size_t i = 0; i < nt; i++) {
-		out[2 + 2 * i] = (uint8_t)(types[i] >> 8);
-		out[3 + 2 * i] = (uint8_t)types[i];
-	}
-	for (size_t i = 0; i < nt; i++) {
-		out[off] = (uint8_t)(vlen[i] >> 8);
-		out[off + 1] = (uint8_t)vlen[i];
-		memcpy(out + off + 2, val[i], vlen[i]);
-		off += 2 + vlen[i];
-	}
-	txn_put(t, key, kl, out, off);
+	txn_put(t, key, kl, out, view_encode(nt, types, val, vlen, out));
 	return 0;
 }
 
@@ -1427,6 +1463,39 @@ static int name_cmp(const void *a, const void *b)
 	return memcmp(x, y, lx);
 }
 
+/* Room in changes (may be NULL) for n more names. 0 or -ENOMEM. */
+static int changes_reserve(struct zonedb_changes *changes, size_t n)
+{
+	if (!changes || changes->count + n <= changes->cap)
+		return 0;
+	size_t cap = changes->count + n;
+	void *g = realloc(changes->names, cap * sizeof(changes->names[0]));
+	if (!g)
+		return -ENOMEM;
+	changes->names = g;
+	changes->cap = cap;
+	return 0;
+}
+
+/* Sort the names of changes and keep each once. */
+static void changes_settle(struct zonedb_changes *changes)
+{
+	qsort(changes->names, changes->count, sizeof(changes->names[0]), name_cmp);
+	size_t n = 0;
+	for (size_t i = 0; i < changes->count; i++)
+		if (!n || name_cmp(changes->names[n - 1], changes->names[i]))
+			memmove(changes->names[n++], changes->names[i], sizeof(changes->names[0]));
+	changes->count = n;
+}
+
+/* Make l the zone list readers see; the old one is freed at close. */
+static void publish_zones(struct zonedb *db, struct zone_list *l)
+{
+	struct zone_list *old = atomic_exchange_explicit(&db->zones, l, memory_order_acq_rel);
+	old->retired = db->retired;
+	db->retired = old;
+}
+
 int zonedb_txn_commit(struct zonedb_txn *t, struct zonedb_changes *changes)
 {
 	struct zonedb *db = t->db;
@@ -1436,16 +1505,8 @@ int zonedb_txn_commit(struct zonedb_txn *t, struct zonedb_changes *changes)
 	if (ret)
 		goto finish;
 	/* Room for the changes first: nothing may fail after the write. */
-	if (changes && changes->count + t->nnames > changes->cap) {
-		size_t cap = changes->count + t->nnames;
-		void *g = realloc(changes->names, cap * sizeof(changes->names[0]));
-		if (!g) {
-			ret = -ENOMEM;
-			goto finish;
-		}
-		changes->names = g;
-		changes->cap = cap;
-	}
+	if ((ret = changes_reserve(changes, t->nnames)))
+		goto finish;
 	/* Every name whose data changed gets its view rewritten in the same batch (a
 	 * name noted twice in a row, as A then AAAA of one owner, once). */
 	if (t->nnames) {
@@ -1466,10 +1527,7 @@ int zonedb_txn_commit(struct zonedb_txn *t, struct zonedb_changes *changes)
 		}
 	}
 	if (t->zones_own) {
-		struct zone_list *old = atomic_exchange_explicit(&db->zones, t->zones,
-								 memory_order_acq_rel);
-		old->retired = db->retired;
-		db->retired = old;
+		publish_zones(db, t->zones);
 		t->zones_own = false;
 	}
 	if (t->seq_set)
@@ -1478,17 +1536,350 @@ int zonedb_txn_commit(struct zonedb_txn *t, struct zonedb_changes *changes)
 		memcpy(changes->names + changes->count, t->names,
 		       t->nnames * sizeof(t->names[0]));
 		changes->count += t->nnames;
-		qsort(changes->names, changes->count, sizeof(changes->names[0]), name_cmp);
-		size_t n = 0;
-		for (size_t i = 0; i < changes->count; i++)
-			if (!n || name_cmp(changes->names[n - 1], changes->names[i]))
-				memmove(changes->names[n++], changes->names[i],
-					sizeof(changes->names[0]));
-		changes->count = n;
+		changes_settle(changes);
 	}
 finish:
 	free(e);
 	zonedb_txn_abort(t);
+	return ret;
+}
+
+/* ---- adding a whole zone ---- */
+
+/* One key and its value, stored one after the other at p. */
+struct bulk_kv {
+	const uint8_t *p;
+	uint32_t klen, vlen;
+};
+
+struct bulk_chunk {
+	struct bulk_chunk *next;
+	size_t used, cap;
+	uint8_t data[];
+};
+
+struct bulk {
+	zonedb_rrset_at at;
+	const void *arg;
+	size_t n;
+	uint8_t (*ents)[DNSW_NAME_MAX]; /* empty non-terminals, with repeats */
+	size_t nents, entcap;
+	struct bulk_kv *kv;             /* everything to write, sorted before writing */
+	size_t nkv, kvcap;
+	struct bulk_chunk *chunks;      /* where the keys and values are */
+};
+
+#define BULK_CHUNK (4u << 20)
+
+static int bulk_put(struct bulk *b, const uint8_t *key, size_t klen, const void *val,
+		    size_t vlen)
+{
+	struct bulk_chunk *c = b->chunks;
+	if (!c || c->cap - c->used < klen + vlen) {
+		size_t cap = klen + vlen > BULK_CHUNK ? klen + vlen : BULK_CHUNK;
+		if (!(c = malloc(sizeof(*c) + cap)))
+			return -ENOMEM;
+		*c = (struct bulk_chunk){ .next = b->chunks, .cap = cap };
+		b->chunks = c;
+	}
+	if (b->nkv == b->kvcap) {
+		size_t cap = b->kvcap ? b->kvcap * 2 : 1024;
+		void *g = realloc(b->kv, cap * sizeof(b->kv[0]));
+		if (!g)
+			return -ENOMEM;
+		b->kv = g;
+		b->kvcap = cap;
+	}
+	uint8_t *p = c->data + c->used;
+	memcpy(p, key, klen);
+	if (vlen)
+		memcpy(p + klen, val, vlen);
+	c->used += klen + vlen;
+	b->kv[b->nkv++] = (struct bulk_kv){ p, (uint32_t)klen, (uint32_t)vlen };
+	return 0;
+}
+
+static int bulk_kv_cmp(const void *x, const void *y)
+{
+	const struct bulk_kv *a = x, *b = y;
+	return octets_cmp(a->p, a->klen, b->p, b->klen);
+}
+
+static void bulk_free(struct bulk *b)
+{
+	while (b->chunks) {
+		struct bulk_chunk *next = b->chunks->next;
+		free(b->chunks);
+		b->chunks = next;
+	}
+	free(b->kv);
+	free(b->ents);
+}
+
+/* Lowercase wire names in (length, bytes) order, the order of zonefile.h. */
+static int len_bytes_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+	if (al != bl)
+		return al < bl ? -1 : 1;
+	return memcmp(a, b, al);
+}
+
+/* Whether the lowercase name lc[0..len) owns one of the RRsets: a binary search. */
+static bool bulk_is_owner(const struct bulk *b, const uint8_t *lc, size_t len)
+{
+	size_t lo = 0, hi = b->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const uint8_t *o;
+		struct zonedb_rrset_in rr;
+		b->at(b->arg, mid, &o, &rr);
+		int c = len_bytes_cmp(o, dnsw_name_len(o), lc, len);
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* Add the RRsets of the owner of RRset i (R keys, its node, its view) to b, and
+ * note its ancestors that own nothing, down to the apex alc[0..alen). *next is then
+ * the first RRset of the next owner. Checks each RRset as zonedb_txn_put_rrset(). */
+static int bulk_owner(struct bulk *b, size_t i, const uint8_t *alc, size_t alen, size_t *next)
+{
+	uint8_t lc[DNSW_NAME_MAX], key[KEY_MAX];
+	uint16_t types[ZONEDB_TYPES_MAX];
+	uint8_t *val[ZONEDB_TYPES_MAX];
+	size_t vlen[ZONEDB_TYPES_MAX], nt = 0, j;
+	const uint8_t *owner, *o;
+	struct zonedb_rrset_in rr;
+	int ret = 0;
+
+	b->at(b->arg, i, &owner, &rr);
+	int len = name_input(owner, lc);
+	if (len < 0 || memcmp(lc, owner, (size_t)len))
+		return AD_EPARSE; /* not a name, or not lowercase */
+	if (i > 0) {
+		b->at(b->arg, i - 1, &o, &rr);
+		if (len_bytes_cmp(o, dnsw_name_len(o), lc, (size_t)len) >= 0)
+			return AD_EPARSE; /* out of order */
+	}
+	if (!dnsw_name_is_below(lc, (size_t)len, alc, alen))
+		return AD_ENOTFOUND;
+	for (j = i; j < b->n; j++) {
+		b->at(b->arg, j, &o, &rr);
+		if (j > i && (dnsw_name_len(o) != (size_t)len || memcmp(o, lc, (size_t)len)))
+			break;
+		ret = AD_EPARSE;
+		if (!rr.count || meta_type(rr.type) || !rr.rdata || !rr.rdlen)
+			goto finish;
+		for (size_t r = 0; r < rr.count; r++)
+			if (!rr.rdata[r] && rr.rdlen[r])
+				goto finish;
+		uint8_t *v;
+		size_t vl;
+		if ((ret = rrset_encode(&rr, &v, &vl)))
+			goto finish;
+		size_t k = 0;
+		while (k < nt && types[k] < rr.type)
+			k++;
+		if (k < nt && types[k] == rr.type) { /* a later RRset replaces an earlier */
+			free(val[k]);
+			val[k] = v;
+			vlen[k] = vl;
+			continue;
+		}
+		if (nt == ZONEDB_TYPES_MAX) {
+			free(v);
+			ret = AD_ETOOBIG;
+			goto finish;
+		}
+		memmove(types + k + 1, types + k, (nt - k) * sizeof(types[0]));
+		memmove(val + k + 1, val + k, (nt - k) * sizeof(val[0]));
+		memmove(vlen + k + 1, vlen + k, (nt - k) * sizeof(vlen[0]));
+		types[k] = rr.type;
+		val[k] = v;
+		vlen[k] = vl;
+		nt++;
+	}
+	*next = j;
+
+	size_t view = 2;
+	for (size_t k = 0; k < nt && !ret; k++) {
+		ret = bulk_put(b, key, rrset_key(lc, types[k], key), val[k], vlen[k]);
+		view += 4 + vlen[k];
+	}
+	uint8_t nv[2 * ZONEDB_TYPES_MAX], qv[VIEW_MAX];
+	if (!ret)
+		ret = bulk_put(b, key, node_key(lc, key), nv, node_encode(types, nt, nv));
+	if (!ret && view <= VIEW_MAX)
+		ret = bulk_put(b, key, view_key(lc, key), qv,
+			       view_encode(nt, types, (const uint8_t *const *)val, vlen, qv));
+	/* As ensure_ancestors(): up to the first ancestor that has a node of its own
+	 * (an owner's), each an empty non-terminal. */
+	const uint8_t *p = lc;
+	size_t pl = (size_t)len;
+	while (pl > alen && !ret) {
+		pl = parent_of(p, pl, &p);
+		if (bulk_is_owner(b, p, pl))
+			break;
+		ret = names_append(&b->ents, &b->nents, &b->entcap, p, pl);
+	}
+finish:
+	for (size_t k = 0; k < nt; k++)
+		free(val[k]);
+	return ret;
+}
+
+/* Whether the store holds a name-keyed entry (node, RRset, view, claim) at or below
+ * the lowercase apex: 1, 0 or -EIO. */
+static int subtree_used(struct zonedb *db, const uint8_t *alc)
+{
+	static const uint8_t kinds[] = { K_NODE, K_RRSET, K_VIEW, K_CLAIM };
+	uint8_t key[KEY_MAX];
+	size_t kl = 1 + name_key(alc, key + 1);
+	rocksdb_iterator_t *it = rocksdb_create_iterator(db->db, db->ropts);
+	char *e = NULL;
+	int ret = 0;
+
+	for (size_t i = 0; i < sizeof(kinds) && !ret; i++) {
+		key[0] = kinds[i];
+		rocksdb_iter_seek(it, (const char *)key, kl);
+		if (rocksdb_iter_valid(it)) {
+			size_t il;
+			const char *ik = rocksdb_iter_key(it, &il);
+			ret = il >= kl && !memcmp(ik, key, kl);
+		}
+	}
+	rocksdb_iter_get_error(it, &e);
+	if (e) {
+		free(e);
+		ret = -EIO;
+	}
+	rocksdb_iter_destroy(it);
+	return ret;
+}
+
+/* Write the sorted entries of b to a table file in the store's directory and ingest
+ * it: atomically, synced, with no memtable, log or flush on the way. 0 or -EIO. */
+static int bulk_ingest(struct zonedb *db, const struct bulk *b)
+{
+	char path[4096], *e = NULL;
+	if (snprintf(path, sizeof(path), "%s/zone-load.sst", db->dir) >= (int)sizeof(path))
+		return -EIO;
+	unlink(path); /* left by a load that stopped half-way */
+	rocksdb_envoptions_t *env = rocksdb_envoptions_create();
+	rocksdb_sstfilewriter_t *w = rocksdb_sstfilewriter_create(env, db->opts);
+	rocksdb_ingestexternalfileoptions_t *io = rocksdb_ingestexternalfileoptions_create();
+	int ret = -EIO;
+
+	if (!env || !w || !io)
+		goto finish;
+	rocksdb_sstfilewriter_open(w, path, &e);
+	for (size_t i = 0; i < b->nkv && !e; i++) {
+		const struct bulk_kv *kv = &b->kv[i];
+		rocksdb_sstfilewriter_put(w, (const char *)kv->p, kv->klen,
+					  (const char *)kv->p + kv->klen, kv->vlen, &e);
+	}
+	if (!e)
+		rocksdb_sstfilewriter_finish(w, &e);
+	if (!e) {
+		const char *files[1] = { path };
+		rocksdb_ingestexternalfileoptions_set_move_files(io, 1);
+		rocksdb_ingest_external_file(db->db, files, 1, io, &e);
+	}
+	if (e)
+		log_error("zone store: writing a new zone failed", "detail=\"%s\"", e);
+	else
+		ret = 0;
+finish:
+	unlink(path);
+	free(e);
+	if (io)
+		rocksdb_ingestexternalfileoptions_destroy(io);
+	if (w)
+		rocksdb_sstfilewriter_destroy(w);
+	if (env)
+		rocksdb_envoptions_destroy(env);
+	return ret;
+}
+
+int zonedb_add_zone(struct zonedb *db, const uint8_t *apex, size_t n, zonedb_rrset_at at,
+		    const void *arg, struct zonedb_changes *changes)
+{
+	uint8_t alc[DNSW_NAME_MAX], key[KEY_MAX];
+	struct bulk b = { .at = at, .arg = arg, .n = n };
+	struct zone_list *zl = NULL;
+	size_t nowners = 0;
+
+	int alen = name_input(apex, alc);
+	if (alen < 0)
+		return AD_EPARSE;
+	const struct zone_list *zones = atomic_load_explicit(&db->zones, memory_order_acquire);
+	for (size_t i = 0; zones && i < zones->n; i++) {
+		const struct zone_apex *z = &zones->z[i];
+		if (dnsw_name_is_below(z->name, z->len, alc, (size_t)alen) ||
+		    dnsw_name_is_below(alc, (size_t)alen, z->name, z->len))
+			return AD_EEXISTS;
+	}
+	int ret = subtree_used(db, alc);
+	if (ret)
+		return ret < 0 ? ret : AD_EEXISTS;
+
+	ret = -ENOMEM;
+	if (!(zl = zl_copy(zones, 1)))
+		goto finish;
+	for (size_t i = 0; i < n; nowners++)
+		if ((ret = bulk_owner(&b, i, alc, (size_t)alen, &i)))
+			goto finish;
+	qsort(b.ents, b.nents, sizeof(b.ents[0]), name_cmp);
+	static const uint8_t empty_view[2] = { 0, 0 };
+	size_t nents = 0;
+	for (size_t i = 0; i < b.nents; i++) {
+		if (nents && !name_cmp(b.ents[nents - 1], b.ents[i]))
+			continue;
+		memmove(b.ents[nents++], b.ents[i], sizeof(b.ents[0]));
+		const uint8_t *ent = b.ents[nents - 1];
+		if ((ret = bulk_put(&b, key, node_key(ent, key), NULL, 0)) ||
+		    (ret = bulk_put(&b, key, view_key(ent, key), empty_view, 2)))
+			goto finish;
+	}
+	if ((ret = bulk_put(&b, key, zone_key(alc, key), alc, (size_t)alen)) ||
+	    (ret = changes_reserve(changes, nowners + nents + 1)))
+		goto finish;
+	qsort(b.kv, b.nkv, sizeof(b.kv[0]), bulk_kv_cmp);
+	if ((ret = bulk_ingest(db, &b)))
+		goto finish;
+
+	struct zone_apex *z = &zl->z[zl->n++];
+	z->len = (uint8_t)alen;
+	memcpy(z->name, alc, (size_t)alen);
+	qsort(zl->z, zl->n, sizeof(zl->z[0]), apex_cmp);
+	publish_zones(db, zl);
+	zl = NULL;
+	if (changes) {
+		for (size_t i = 0; i < n;) {
+			const uint8_t *o, *next;
+			struct zonedb_rrset_in rr;
+			b.at(b.arg, i, &o, &rr);
+			size_t ol = dnsw_name_len(o);
+			memcpy(changes->names[changes->count++], o, ol);
+			while (++i < n) {
+				b.at(b.arg, i, &next, &rr);
+				if (dnsw_name_len(next) != ol || memcmp(next, o, ol))
+					break;
+			}
+		}
+		for (size_t i = 0; i < nents; i++)
+			memcpy(changes->names[changes->count++], b.ents[i], dnsw_name_len(b.ents[i]));
+		memcpy(changes->names[changes->count++], alc, (size_t)alen);
+		changes_settle(changes);
+	}
+finish:
+	free(zl);
+	bulk_free(&b);
 	return ret;
 }
 

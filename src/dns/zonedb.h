@@ -189,6 +189,29 @@ int zonedb_txn_commit(struct zonedb_txn *t, struct zonedb_changes *changes);
 /* Drop an uncommitted transaction. NULL-safe. */
 void zonedb_txn_abort(struct zonedb_txn *t);
 
+/* RRset i (0 <= i < n) of a zone given whole to zonedb_add_zone(): its owner, and
+ * the RRset. Both stay valid for the whole call. */
+typedef void (*zonedb_rrset_at)(const void *arg, size_t i, const uint8_t **owner,
+				struct zonedb_rrset_in *rr);
+
+/*
+ * Add the zone at apex holding the n RRsets at(arg, i) when nothing else is in the
+ * way: the zone is not served, no served zone is above or below it, and the store
+ * holds nothing under its apex. The store then holds exactly what
+ * zonedb_txn_add_zone() and zonedb_txn_put_rrset() of each RRset in one transaction
+ * would write, and changes (may be NULL) is appended to the same way. Nothing is
+ * read back: the keys are sorted in memory, written to a table file in the store's
+ * directory and ingested atomically (synced), so a million-name zone takes seconds
+ * where a transaction's indexed batch, the memtable and its flush take most of a
+ * minute. RRsets must come grouped by owner (lowercase): all of one owner's next
+ * to each other; owners in (wire length, bytes) order, as zonefile.h sorts them. A
+ * later RRset of the same owner and type replaces an earlier one.
+ * Returns 0, AD_EEXISTS (something is in the way: use a transaction), the
+ * errors of zonedb_txn_put_rrset() for a bad RRset (nothing written), or -EIO.
+ */
+int zonedb_add_zone(struct zonedb *db, const uint8_t *apex, size_t n, zonedb_rrset_at at,
+		    const void *arg, struct zonedb_changes *changes);
+
 void zonedb_changes_free(struct zonedb_changes *c);
 
 #endif

@@ -704,6 +704,14 @@ static int diff_fn(const uint8_t *name, const struct zonedb_rrset *stored, void 
 	return zonedb_rrset_equal(stored, &in) ? 0 : put(d, rs);
 }
 
+/* zonedb_rrset_at over the file's RRsets, which are sorted as zonedb_add_zone() needs. */
+static void rrset_at(const void *arg, size_t i, const uint8_t **owner, struct zonedb_rrset_in *rr)
+{
+	const struct zonefile_rrset *rs = &((const struct zonefile *)arg)->rrsets[i];
+	*owner = rs->owner;
+	*rr = (struct zonedb_rrset_in){ rs->type, rs->ttl, rs->count, rs->rdata, rs->rdlen };
+}
+
 int zonefile_apply(struct zonedb *db, const uint8_t *apex, const char *path,
 		   struct zonedb_changes *changes, size_t *rrsets_changed, char *err,
 		   size_t errlen)
@@ -721,11 +729,20 @@ int zonefile_apply(struct zonedb *db, const uint8_t *apex, const char *path,
 		log_warn("zone file warning", "zone=%s detail=%s", zname,
 			 log_quote(buf, sizeof(buf), zf->warnings[i]));
 
+	bool is_new = !zonedb_has_zone(db, zf->apex);
+	if (is_new) {
+		/* Nothing to compare with: written whole, unless a zone above or below it,
+		 * or data already under its apex, needs the transaction below. */
+		ret = zonedb_add_zone(db, zf->apex, zf->nrrsets, rrset_at, zf, changes);
+		if (ret != AD_EEXISTS) {
+			d.changed = zf->nrrsets;
+			goto finish;
+		}
+	}
 	ret = -ENOMEM;
 	d.zf = zf;
 	if (!(d.t = zonedb_txn_begin(db)) || !(d.seen = calloc(zf->nrrsets + 1, 1)))
 		goto finish;
-	bool is_new = !zonedb_has_zone(db, zf->apex);
 	if (is_new && (ret = zonedb_txn_add_zone(d.t, zf->apex)))
 		goto finish;
 	/* a new zone may already hold data: a parent's delegation and glue below it */

@@ -69,9 +69,11 @@ void zonefile_free(struct zonefile *zf);
 const struct zonefile_rrset *zonefile_find(const struct zonefile *zf, const uint8_t *owner,
 					   uint16_t type);
 
-/* Load path for the zone apex and make the store hold exactly its data: one
- * transaction that adds the zone if it is new, puts the RRsets that are new or
- * differ and deletes those the file no longer has. RRsets of the file that belong to
+/* Load path for the zone apex and make the store hold exactly its data: a zone the
+ * store does not hold is written whole (zonedb_add_zone()); otherwise, or when
+ * another zone or stored data is in the way, one transaction adds the zone if it is
+ * new, puts the RRsets that are new or differ and deletes those the file no longer
+ * has. RRsets of the file that belong to
  * another served zone (a child zone below apex: zonedb_txn_find_owner) are left
  * alone. On any error nothing changes (a bad file never replaces a good zone). An
  * unchanged file writes nothing. Warnings are logged. On success *rrsets_changed

@@ -3,7 +3,8 @@
  * zone lookup (nesting, child zones, DS at a cut), RRsets, nodes and empty
  * non-terminals appearing and disappearing, canonical order, claims, the sequence,
  * persistence across reopen, the change lists, zone deletion, readers running while
- * a writer commits, and the cost of a point read (logged, never asserted).
+ * a writer commits, a whole new zone written at once (the same store as a
+ * transaction's), and the cost of a point read (logged, never asserted).
  */
 #include <criterion/criterion.h>
 #include <ftw.h>
@@ -837,4 +838,202 @@ Test(zonedb, get_rrset_cost)
 		    "cached SST blocks, %.0f ns/call for a missing name", mem, sst, nx);
 	fprintf(stderr, "zonedb_get_rrset: %.0f ns memtable, %.0f ns SST (cached), "
 		"%.0f ns missing\n", mem, sst, nx);
+}
+
+/* ---- a whole new zone in one batch (zonedb_add_zone) ---- */
+
+struct bulk_rrset {
+	uint8_t owner[DNSW_NAME_MAX];
+	uint16_t type;
+	uint32_t ttl;
+	uint16_t count;
+	uint8_t rdata[4][300];
+	const uint8_t *rd[4];
+	uint16_t rdlen[4];
+};
+
+static void bulk_set(struct bulk_rrset *r, const char *owner, uint16_t type, uint32_t ttl,
+		     unsigned count, const char *const *texts)
+{
+	memcpy(r->owner, N(owner), DNSW_NAME_MAX);
+	r->type = type;
+	r->ttl = ttl;
+	r->count = (uint16_t)count;
+	for (unsigned i = 0; i < count; i++) {
+		size_t l = strlen(texts[i]);
+		r->rdata[i][0] = (uint8_t)(l > 255 ? 255 : l);
+		memcpy(r->rdata[i] + 1, texts[i], l);
+		r->rd[i] = r->rdata[i];
+		r->rdlen[i] = (uint16_t)(l + 1);
+	}
+}
+
+/* zonefile.h's order: owner by (wire length, bytes), then type; stable otherwise. */
+static int bulk_cmp(const void *a, const void *b)
+{
+	const struct bulk_rrset *x = a, *y = b;
+	size_t lx = dnsw_name_len(x->owner), ly = dnsw_name_len(y->owner);
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	int c = memcmp(x->owner, y->owner, lx);
+	if (c)
+		return c;
+	return (x->type > y->type) - (x->type < y->type);
+}
+
+static void bulk_at(const void *arg, size_t i, const uint8_t **owner, struct zonedb_rrset_in *rr)
+{
+	const struct bulk_rrset *r = &((const struct bulk_rrset *)arg)[i];
+	*owner = r->owner;
+	*rr = (struct zonedb_rrset_in){ r->type, r->ttl, r->count, r->rd, r->rdlen };
+}
+
+/* A zone with what a transaction has to work for: RDATAs out of order and repeated,
+ * empty non-terminals (shared ones too, and one below a wildcard), a name too large
+ * for a view, a name with many types, the same RRset twice. */
+static size_t bulk_zone(struct bulk_rrset *rs)
+{
+	static const char *const one[] = { "a" }, *const two[] = { "zz", "b" },
+			       *const dup[] = { "b", "zz", "b" };
+	static char big[300];
+	memset(big, 'x', sizeof(big) - 1);
+	const char *const bigs[] = { big, big + 1, big + 2 };
+	size_t n = 0;
+	bulk_set(&rs[n++], "example.", DNSW_T_SOA, 3600, 1, one);
+	bulk_set(&rs[n++], "example.", DNSW_T_NS, 3600, 2, two);
+	bulk_set(&rs[n++], "www.example.", DNSW_T_A, 300, 3, dup);
+	bulk_set(&rs[n++], "www.example.", DNSW_T_AAAA, 300, 1, one);
+	bulk_set(&rs[n++], "a.b.c.example.", DNSW_T_TXT, 60, 2, two);
+	bulk_set(&rs[n++], "x.c.example.", DNSW_T_TXT, 60, 1, one);
+	bulk_set(&rs[n++], "y.*.w.example.", DNSW_T_A, 60, 1, one);
+	bulk_set(&rs[n++], "*.w.example.", DNSW_T_A, 60, 1, one);
+	bulk_set(&rs[n++], "big.example.", DNSW_T_TXT, 60, 3, bigs);
+	bulk_set(&rs[n++], "twice.example.", DNSW_T_TXT, 60, 1, one);
+	bulk_set(&rs[n++], "twice.example.", DNSW_T_TXT, 90, 1, two);
+	for (uint16_t t = 100; t < 110; t++)
+		bulk_set(&rs[n++], "many.example.", t, 60, 1, one);
+	qsort(rs, n, sizeof(rs[0]), bulk_cmp);
+	return n;
+}
+
+/* Every key and value of two closed stores are the same. */
+static void same_store(const char *a, const char *b)
+{
+	rocksdb_options_t *o = rocksdb_options_create();
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	char *e = NULL;
+	rocksdb_t *da = rocksdb_open_for_read_only(o, a, 0, &e);
+	cr_assert_null(e, "%s", e);
+	rocksdb_t *dbb = rocksdb_open_for_read_only(o, b, 0, &e);
+	cr_assert_null(e, "%s", e);
+	rocksdb_iterator_t *ia = rocksdb_create_iterator(da, ro), *ib = rocksdb_create_iterator(dbb, ro);
+	size_t keys = 0;
+	rocksdb_iter_seek_to_first(ia);
+	rocksdb_iter_seek_to_first(ib);
+	for (; rocksdb_iter_valid(ia); rocksdb_iter_next(ia), rocksdb_iter_next(ib), keys++) {
+		cr_assert(rocksdb_iter_valid(ib), "key %zu: only the transaction's store has it", keys);
+		size_t kal, kbl, val, vbl;
+		const char *ka = rocksdb_iter_key(ia, &kal), *kb = rocksdb_iter_key(ib, &kbl);
+		const char *va = rocksdb_iter_value(ia, &val), *vb = rocksdb_iter_value(ib, &vbl);
+		cr_assert(kal == kbl && !memcmp(ka, kb, kal), "key %zu (%c...) differs", keys, ka[0]);
+		cr_assert(val == vbl && !memcmp(va, vb, val), "value of key %zu (%c...) differs",
+			  keys, ka[0]);
+	}
+	cr_assert_not(rocksdb_iter_valid(ib), "the batch wrote more keys than the transaction");
+	cr_assert_gt(keys, 40);
+	rocksdb_iter_destroy(ia);
+	rocksdb_iter_destroy(ib);
+	rocksdb_close(da);
+	rocksdb_close(dbb);
+	rocksdb_readoptions_destroy(ro);
+	rocksdb_options_destroy(o);
+}
+
+Test(zonedb, add_zone_writes_what_a_transaction_writes)
+{
+	static struct bulk_rrset rs[32];
+	size_t n = bulk_zone(rs);
+	struct zonedb_changes ct = { 0 }, cb = { 0 };
+
+	struct zonedb_txn *t = zonedb_txn_begin(db);
+	cr_assert_eq(zonedb_txn_add_zone(t, N("example.")), 0);
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *owner;
+		struct zonedb_rrset_in rr;
+		bulk_at(rs, i, &owner, &rr);
+		cr_assert_eq(zonedb_txn_put_rrset(t, owner, &rr), 0, "put %s", T(owner));
+	}
+	commit(t, &ct);
+	zonedb_close(db);
+
+	char other[64];
+	strcpy(other, "/tmp/test_zonedb.XXXXXX");
+	cr_assert_not_null(mkdtemp(other));
+	char err[256] = "";
+	cr_assert_eq(zonedb_open(other, &db, err, sizeof(err)), 0, "%s", err);
+	/* what a load that stopped half-way leaves behind is no obstacle */
+	char stale[128];
+	snprintf(stale, sizeof(stale), "%s/zone-load.sst", other);
+	FILE *f = fopen(stale, "w");
+	cr_assert_not_null(f);
+	fputs("half a table file", f);
+	fclose(f);
+	cr_assert_eq(zonedb_add_zone(db, N("example."), n, bulk_at, rs, &cb), 0);
+	cr_assert_eq(access(stale, F_OK), -1, "the table file is not left behind");
+	cr_assert(zonedb_has_zone(db, N("example.")));
+	cr_assert_eq(node_types("c.example."), 0, "an empty non-terminal");
+	cr_assert_eq(node_types("many.example."), 10);
+	zonedb_close(db);
+	db = NULL;
+
+	same_store(dir, other);
+	cr_assert_eq(cb.count, ct.count);
+	for (size_t i = 0; i < ct.count; i++)
+		cr_assert(dnsw_name_equal(ct.names[i], cb.names[i]), "change %zu: %s and %s", i,
+			  T(ct.names[i]), T(cb.names[i]));
+	zonedb_changes_free(&ct);
+	zonedb_changes_free(&cb);
+	nftw(other, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	open_db();
+}
+
+Test(zonedb, add_zone_leaves_what_is_in_the_way_to_a_transaction)
+{
+	static struct bulk_rrset rs[32];
+	size_t n = bulk_zone(rs);
+	add_zone("example.");
+	cr_assert_eq(zonedb_add_zone(db, N("example."), n, bulk_at, rs, NULL), AD_EEXISTS);
+	cr_assert_eq(zonedb_add_zone(db, N("sub.example."), 0, bulk_at, rs, NULL), AD_EEXISTS,
+		     "a zone above");
+	cr_assert_eq(zonedb_add_zone(db, N("."), 0, bulk_at, rs, NULL), AD_EEXISTS,
+		     "a zone below");
+	cr_assert_eq(zonedb_list_zones(db, NULL, 0), 1);
+}
+
+Test(zonedb, add_zone_rejects_bad_input_and_writes_nothing)
+{
+	static struct bulk_rrset rs[32];
+	size_t n = bulk_zone(rs);
+	rs[n - 1].type = DNSW_T_ANY;
+	cr_assert_eq(zonedb_add_zone(db, N("example."), n, bulk_at, rs, NULL), AD_EPARSE,
+		     "a meta type");
+	n = bulk_zone(rs);
+	struct bulk_rrset tmp = rs[0];
+	rs[0] = rs[n - 1];
+	rs[n - 1] = tmp;
+	cr_assert_eq(zonedb_add_zone(db, N("example."), n, bulk_at, rs, NULL), AD_EPARSE,
+		     "owners out of order");
+	n = bulk_zone(rs);
+	rs[n - 1].owner[1] = 'M';
+	cr_assert_eq(zonedb_add_zone(db, N("example."), n, bulk_at, rs, NULL), AD_EPARSE,
+		     "an owner not lowercase");
+	n = bulk_zone(rs);
+	memcpy(rs[n - 1].owner, N("www.example.org."), DNSW_NAME_MAX);
+	cr_assert_eq(zonedb_add_zone(db, N("example."), n, bulk_at, rs, NULL), AD_ENOTFOUND,
+		     "an owner outside the zone");
+	cr_assert_not(zonedb_has_zone(db, N("example.")));
+	cr_assert_eq(node_types("example."), -1);
+	n = bulk_zone(rs);
+	cr_assert_eq(zonedb_add_zone(db, N("example."), n, bulk_at, rs, NULL), 0);
+	cr_assert_eq(node_types("www.example."), 2);
 }

@@ -15,6 +15,7 @@
  * sorted in memory, written to a table file and ingested whole.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,8 +381,11 @@ int zonedb_open(const char *dir, struct zonedb **out, char *err, size_t errlen)
 	rocksdb_block_based_options_set_data_block_index_type(
 		db->topts, rocksdb_block_based_table_data_block_index_type_binary_search_and_hash);
 	rocksdb_block_based_options_set_data_block_hash_ratio(db->topts, 0.75);
-	rocksdb_block_based_options_set_cache_index_and_filter_blocks(db->topts, 1);
-	rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache(db->topts, 1);
+	/* Each table's index and filter stay in memory with the open table, outside the
+	 * block cache: a read then makes one cache lookup (the data block), not three,
+	 * and a filter larger than a cache shard (a big zone in one table) is never
+	 * evicted and read from the file again on every lookup. */
+	rocksdb_block_based_options_set_cache_index_and_filter_blocks(db->topts, 0);
 	rocksdb_options_set_block_based_table_factory(db->opts, db->topts);
 	rocksdb_options_set_memtable_whole_key_filtering(db->opts, 1);
 	rocksdb_options_set_memtable_prefix_bloom_size_ratio(db->opts, 0.02);
@@ -1762,47 +1766,84 @@ static int subtree_used(struct zonedb *db, const uint8_t *alc)
 	return ret;
 }
 
-/* Write the sorted entries of b to a table file in the store's directory and ingest
- * it: atomically, synced, with no memtable, log or flush on the way. 0 or -EIO. */
+/*
+ * Write the sorted entries of b to table files in the store's directory and ingest
+ * them: atomically, synced, with no memtable, log or flush on the way. A file holds
+ * at most BULK_FILE_KEYS keys (a few MB), about what a flush or a compaction writes,
+ * so that a table's filter and index, one block each, stay small. 0 or -EIO.
+ */
+#define BULK_FILE_KEYS 262144u
+#define BULK_FILES_MAX 256u
+
+/* Read the file at path once, so that it is in the page cache: the table file
+ * writer drops what it writes from the page cache, and the first queries would
+ * otherwise wait for the disk, block by block, in a worker. */
+static void page_in(const char *path)
+{
+	static char buf[1 << 20];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+}
 static int bulk_ingest(struct zonedb *db, const struct bulk *b)
 {
-	char path[4096], *e = NULL;
-	if (snprintf(path, sizeof(path), "%s/zone-load.sst", db->dir) >= (int)sizeof(path))
-		return -EIO;
-	unlink(path); /* left by a load that stopped half-way */
+	size_t per = BULK_FILE_KEYS;
+	if (b->nkv > per * BULK_FILES_MAX) /* a zone of many millions: larger files */
+		per = (b->nkv + BULK_FILES_MAX - 1) / BULK_FILES_MAX;
+	size_t nfiles = (b->nkv + per - 1) / per;
+	if (nfiles == 0)
+		return 0;
+	char (*paths)[4096] = calloc(nfiles, sizeof(*paths));
+	const char **files = calloc(nfiles, sizeof(*files));
 	rocksdb_envoptions_t *env = rocksdb_envoptions_create();
-	rocksdb_sstfilewriter_t *w = rocksdb_sstfilewriter_create(env, db->opts);
 	rocksdb_ingestexternalfileoptions_t *io = rocksdb_ingestexternalfileoptions_create();
+	char *e = NULL;
 	int ret = -EIO;
 
-	if (!env || !w || !io)
+	if (!paths || !files || !env || !io)
 		goto finish;
-	rocksdb_sstfilewriter_open(w, path, &e);
-	for (size_t i = 0; i < b->nkv && !e; i++) {
-		const struct bulk_kv *kv = &b->kv[i];
-		rocksdb_sstfilewriter_put(w, (const char *)kv->p, kv->klen,
-					  (const char *)kv->p + kv->klen, kv->vlen, &e);
+	for (size_t f = 0; f < nfiles && !e; f++) {
+		snprintf(paths[f], sizeof(paths[f]), "%s/zone-load-%zu.sst", db->dir, f);
+		files[f] = paths[f];
+		unlink(paths[f]); /* left by a load that stopped half-way */
+		rocksdb_sstfilewriter_t *w = rocksdb_sstfilewriter_create(env, db->opts);
+		if (!w)
+			goto finish;
+		rocksdb_sstfilewriter_open(w, paths[f], &e);
+		size_t end = (f + 1) * per < b->nkv ? (f + 1) * per : b->nkv;
+		for (size_t i = f * per; i < end && !e; i++) {
+			const struct bulk_kv *kv = &b->kv[i];
+			rocksdb_sstfilewriter_put(w, (const char *)kv->p, kv->klen,
+						  (const char *)kv->p + kv->klen, kv->vlen, &e);
+		}
+		if (!e)
+			rocksdb_sstfilewriter_finish(w, &e);
+		rocksdb_sstfilewriter_destroy(w);
+		if (!e)
+			page_in(paths[f]);
 	}
-	if (!e)
-		rocksdb_sstfilewriter_finish(w, &e);
 	if (!e) {
-		const char *files[1] = { path };
 		rocksdb_ingestexternalfileoptions_set_move_files(io, 1);
-		rocksdb_ingest_external_file(db->db, files, 1, io, &e);
+		rocksdb_ingest_external_file(db->db, files, nfiles, io, &e);
 	}
 	if (e)
 		log_error("zone store: writing a new zone failed", "detail=\"%s\"", e);
 	else
 		ret = 0;
 finish:
-	unlink(path);
+	for (size_t f = 0; paths && f < nfiles; f++)
+		if (paths[f][0])
+			unlink(paths[f]);
 	free(e);
 	if (io)
 		rocksdb_ingestexternalfileoptions_destroy(io);
-	if (w)
-		rocksdb_sstfilewriter_destroy(w);
 	if (env)
 		rocksdb_envoptions_destroy(env);
+	free(files);
+	free(paths);
 	return ret;
 }
 
@@ -1834,7 +1875,8 @@ int zonedb_add_zone(struct zonedb *db, const uint8_t *apex, size_t n, zonedb_rrs
 	for (size_t i = 0; i < n; nowners++)
 		if ((ret = bulk_owner(&b, i, alc, (size_t)alen, &i)))
 			goto finish;
-	qsort(b.ents, b.nents, sizeof(b.ents[0]), name_cmp);
+	if (b.nents)
+		qsort(b.ents, b.nents, sizeof(b.ents[0]), name_cmp);
 	static const uint8_t empty_view[2] = { 0, 0 };
 	size_t nents = 0;
 	for (size_t i = 0; i < b.nents; i++) {

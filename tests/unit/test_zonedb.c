@@ -7,6 +7,7 @@
  * transaction's), and the cost of a point read (logged, never asserted).
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -973,7 +974,7 @@ Test(zonedb, add_zone_writes_what_a_transaction_writes)
 	cr_assert_eq(zonedb_open(other, &db, err, sizeof(err)), 0, "%s", err);
 	/* what a load that stopped half-way leaves behind is no obstacle */
 	char stale[128];
-	snprintf(stale, sizeof(stale), "%s/zone-load.sst", other);
+	snprintf(stale, sizeof(stale), "%s/zone-load-0.sst", other);
 	FILE *f = fopen(stale, "w");
 	cr_assert_not_null(f);
 	fputs("half a table file", f);
@@ -1036,4 +1037,45 @@ Test(zonedb, add_zone_rejects_bad_input_and_writes_nothing)
 	n = bulk_zone(rs);
 	cr_assert_eq(zonedb_add_zone(db, N("example."), n, bulk_at, rs, NULL), 0);
 	cr_assert_eq(node_types("www.example."), 2);
+}
+
+static int count_rrset(const uint8_t *name, const struct zonedb_rrset *rrset, void *arg)
+{
+	(void)name, (void)rrset;
+	++*(size_t *)arg;
+	return 0;
+}
+
+/* More keys than one table file takes: several files, ingested together. */
+Test(zonedb, add_zone_of_many_names)
+{
+	enum { NAMES = 100000 }; /* 3 keys a name: two files */
+	struct bulk_rrset *rs = calloc(NAMES + 1, sizeof(*rs));
+	cr_assert_not_null(rs);
+	static const char *const one[] = { "a" };
+	char name[64];
+	bulk_set(&rs[0], "example.", DNSW_T_SOA, 3600, 1, one);
+	for (unsigned i = 0; i < NAMES; i++) {
+		snprintf(name, sizeof(name), "h%u.example.", i);
+		bulk_set(&rs[i + 1], name, DNSW_T_TXT, 60, 1, one);
+	}
+	qsort(rs, NAMES + 1, sizeof(rs[0]), bulk_cmp);
+	struct zonedb_changes c = { 0 };
+	cr_assert_eq(zonedb_add_zone(db, N("example."), NAMES + 1, bulk_at, rs, &c), 0);
+	cr_assert_eq(c.count, NAMES + 1);
+	size_t stored = 0;
+	cr_assert_eq(zonedb_foreach_rrset(db, N("example."), count_rrset, &stored), 0);
+	cr_assert_eq(stored, NAMES + 1);
+	cr_assert_eq(node_types("h0.example."), 1);
+	cr_assert_eq(node_types("h99999.example."), 1);
+	cr_assert_eq(node_types("h100000.example."), -1);
+	size_t tables = 0;
+	DIR *d = opendir(dir);
+	cr_assert_not_null(d);
+	for (struct dirent *de; (de = readdir(d));)
+		tables += strstr(de->d_name, ".sst") != NULL;
+	closedir(d);
+	cr_assert_geq(tables, 2, "one table file per %s keys at most", "262144");
+	zonedb_changes_free(&c);
+	free(rs);
 }

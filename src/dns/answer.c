@@ -338,7 +338,10 @@ size_t answer_build(struct zonedb *db, const struct answer_settings *s,
 	}
 	if (q->qclass != DNSW_CLASS_IN || q->qtype == DNSW_T_AXFR || q->qtype == DNSW_T_IXFR ||
 	    q->qtype == DNSW_T_OPT || zonedb_find_owner(db, q->qname_lc, q->qtype, c.apex) != 0) {
+		/* Not cached: it would depend on every ancestor of the name (a zone added
+		 * at any of them answers instead), and it costs no store read. */
 		info->rcode = DNSW_RC_REFUSED;
+		info->cacheable = false;
 		return finish(&c, cookie, cookie_len, opt_size);
 	}
 	c.apex_labels = dnsw_name_labels(c.apex);

@@ -196,12 +196,32 @@ wait_for 5 grep -q 'zone not reloaded' dns.log || fail "broken zone not reported
 out=$(q +short web.diff.airdr.es A); has '^192.0.2.180$' || fail "old data kept after a broken reload"
 ok "SIGHUP: zone changes applied and invalidated; a broken file keeps the old zone"
 
+# 7. A zone added by SIGHUP answers at once, also for names whose REFUSED was asked
+# before on every worker (REFUSED is never cached: no change list names what it
+# depends on).
+printf '$ORIGIN added.airdr.es.\n$TTL 300\n@ IN SOA ns hm 1 2 3 4 5\n@ IN NS ns\nns IN A 192.0.2.2\nwww IN A 192.0.2.3\n' >added.zone
+for _ in 1 2 3 4 5 6; do
+	for n in added.airdr.es www.added.airdr.es nx.added.airdr.es; do
+		out=$(q "$n" A); has 'status: REFUSED' || fail "$n before its zone is served"
+	done
+done
+printf '  - name: added.airdr.es\n    file: added.zone\n' >zones.add
+sed -i '/^    allow_transfer:/r zones.add' dns.yaml
+kill -HUP "$dns"
+wait_for 5 grep -q 'zone=added.airdr.es' dns.log || { cat dns.log; fail "added zone not loaded"; }
+for _ in 1 2 3 4 5 6; do
+	out=$(q added.airdr.es SOA); has 'status: NOERROR' || fail "added zone's apex still REFUSED"
+	out=$(q +short www.added.airdr.es A); has '^192.0.2.3$' || fail "added zone's name"
+	out=$(q nx.added.airdr.es A); has 'status: NXDOMAIN' || fail "added zone's NXDOMAIN"
+done
+ok "SIGHUP: a new zone answers on every worker, no REFUSED left behind"
+
 curl -fsS "http://127.0.0.1:$admin/metrics" >metrics
 grep -q '^dns_cache_hits_total [1-9]' metrics || fail "cache hit metric"
 grep -q '^dns_queries_total{proto="udp",qtype="A"} [1-9]' metrics || fail "query metric"
 stop_pid "$dns" airdress-dns
 
-# 7. A restart answers from the store at once and reads the zone file once serving:
+# 8. A restart answers from the store at once and reads the zone file once serving:
 # a broken file keeps the stored zone, a changed one is applied and invalidated.
 start_again() {
 	: >dns.log

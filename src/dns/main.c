@@ -169,6 +169,48 @@ static int load_zones(const struct dns_cfg *cfg, enum load_what what)
 	return failed ? AD_ECONFIG : 0;
 }
 
+/*
+ * Make the store serve only configured zones: a zone it holds that the config no
+ * longer lists is deleted (its RRsets, its claims, its nodes; a child zone's data
+ * stays), with invalidation once serving. A zone file or the registry feed brings it
+ * back if it is listed again. Returns 0 or the first store error (logged).
+ */
+static int remove_unlisted_zones(const struct dns_cfg *cfg, bool serving)
+{
+	size_t n = zonedb_list_zones(app.server.db, NULL, 0);
+	if (n == 0)
+		return 0;
+	uint8_t (*apexes)[DNSW_NAME_MAX] = calloc(n, sizeof(*apexes));
+	if (apexes == NULL)
+		return -ENOMEM;
+	n = zonedb_list_zones(app.server.db, apexes, n);
+	int failed = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (zone_cfg_for(cfg, apexes[i]) != NULL)
+			continue;
+		char text[DNSW_TEXT_MAX] = "?";
+		(void)dnsw_name_to_text(apexes[i], text, sizeof(text));
+		struct zonedb_changes ch = { 0 };
+		struct zonedb_txn *t = zonedb_txn_begin(app.server.db);
+		int ret = t ? zonedb_txn_delete_zone(t, apexes[i]) : -ENOMEM;
+		if (ret == 0)
+			ret = zonedb_txn_commit(t, &ch);
+		else
+			zonedb_txn_abort(t);
+		if (ret != 0) {
+			log_error("zone not removed", "zone=%s error=\"%s\"", text, airdress_strerror(ret));
+			failed = failed ? failed : ret;
+		} else {
+			double secs = serving ? invalidate(&ch) : 0;
+			log_info("zone removed: no longer configured", "zone=%s names_invalidated=%zu "
+				 "invalidation_ms=%.3f", text, ch.count, secs * 1000);
+		}
+		zonedb_changes_free(&ch);
+	}
+	free(apexes);
+	return failed;
+}
+
 /* The configured zone holding name, or NULL. */
 static const struct dns_zone_cfg *zone_of(const struct dns_cfg *cfg, const uint8_t *name,
 					  uint8_t apex[DNSW_NAME_MAX])
@@ -349,7 +391,7 @@ static int dns_setup(struct daemon *d)
 	app.deferred = calloc(cfg->zones_count ? cfg->zones_count : 1, sizeof(bool));
 	if (app.deferred == NULL)
 		return -ENOMEM;
-	if (load_zones(cfg, LOAD_NEW) != 0)
+	if (remove_unlisted_zones(cfg, false) != 0 || load_zones(cfg, LOAD_NEW) != 0)
 		return AD_ECONFIG;
 	if (cfg->admin.token_file != NULL) {
 		int ret = read_token(cfg->admin.token_file, app.token, sizeof(app.token));
@@ -427,6 +469,7 @@ static int dns_reload(struct daemon *d, const void *fresh)
 {
 	const struct dns_cfg *cfg = fresh;
 	pthread_mutex_lock(&app.store_lock);
+	(void)remove_unlisted_zones(cfg, true);
 	int ret = load_zones(cfg, LOAD_ALL);
 	/* Every zone file has been read now: nothing is left for dns_control_tick. */
 	free(app.deferred);

@@ -216,6 +216,23 @@ for _ in 1 2 3 4 5 6; do
 done
 ok "SIGHUP: a new zone answers on every worker, no REFUSED left behind"
 
+# A zone taken out of the config is no longer served, on every worker, and stays
+# out after a restart (section 8). Put back, it answers again.
+cp dns.yaml dns.yaml.with-added
+sed -i '/^  - name: added.airdr.es$/,/^    file: added.zone$/d' dns.yaml
+grep -q added dns.yaml && fail "test setup: the added zone is still in dns.yaml"
+kill -HUP "$dns"
+wait_for 5 grep -q 'zone removed: no longer configured" zone=added.airdr.es' dns.log || { cat dns.log; fail "zone not removed"; }
+for _ in 1 2 3 4 5 6; do
+	out=$(q www.added.airdr.es A); has 'status: REFUSED' || fail "a zone no longer configured still answers"
+done
+cp dns.yaml.with-added dns.yaml
+kill -HUP "$dns"
+wait_for 5 bash -c "kdig +short +time=1 +retry=0 @127.0.0.1 -p $ours www.added.airdr.es A | grep -q 192.0.2.3" ||
+	fail "zone put back not answered"
+sed -i '/^  - name: added.airdr.es$/,/^    file: added.zone$/d' dns.yaml   # and gone by the restart
+ok "SIGHUP: a zone no longer configured is no longer served; put back, it is"
+
 curl -fsS "http://127.0.0.1:$admin/metrics" >metrics
 grep -q '^dns_cache_hits_total [1-9]' metrics || fail "cache hit metric"
 grep -q '^dns_queries_total{proto="udp",qtype="A"} [1-9]' metrics || fail "query metric"
@@ -232,6 +249,9 @@ start_again() {
 }
 start_again   # zone.db still ends in garbage
 grep -q 'zone served from the store' dns.log || fail "restart did not serve the stored zone"
+grep -q 'zone removed: no longer configured" zone=added.airdr.es' dns.log ||
+	fail "a zone taken out of the config while stopped was not removed at start"
+out=$(q www.added.airdr.es A); has 'status: REFUSED' || fail "a zone no longer configured answers after a restart"
 out=$(q +short web.diff.airdr.es A); has '^192.0.2.180$' || fail "stored zone not served after a restart"
 wait_for 10 grep -q 'zone not reloaded' dns.log || fail "broken zone file not reported after a restart"
 out=$(q +short web.diff.airdr.es A); has '^192.0.2.180$' || fail "stored zone not kept"

@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "daemon.h"
@@ -465,12 +468,47 @@ static int dns_setup(struct daemon *d)
 	return 0;
 }
 
+/* ---- zone work while serving -------------------------------------------- */
+
+struct zone_job {
+	const struct dns_cfg *cfg;
+	enum load_what what;
+	int ret;
+};
+
+static void *zone_job_run(void *arg)
+{
+	struct zone_job *j = arg;
+	/* The lowest CPU priority, for this thread only: where it shares a CPU with a
+	 * worker (by default every CPU has one), the worker keeps answering at full
+	 * speed and reading a large zone file takes what is left. */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+	if (j->what == LOAD_ALL)
+		(void)remove_unlisted_zones(j->cfg, true);
+	j->ret = load_zones(j->cfg, j->what);
+	return NULL;
+}
+
+/* The zone work of a reload or of the first tick after a restart, in a thread of its
+ * own that the caller waits for. */
+static int zone_job(const struct dns_cfg *cfg, enum load_what what)
+{
+	struct zone_job j = { .cfg = cfg, .what = what };
+	pthread_t t;
+	if (pthread_create(&t, NULL, zone_job_run, &j) != 0) {
+		log_warn("no thread for zone loading, loading at normal priority", "");
+		zone_job_run(&j);
+	} else {
+		pthread_join(t, NULL);
+	}
+	return j.ret;
+}
+
 static int dns_reload(struct daemon *d, const void *fresh)
 {
 	const struct dns_cfg *cfg = fresh;
 	pthread_mutex_lock(&app.store_lock);
-	(void)remove_unlisted_zones(cfg, true);
-	int ret = load_zones(cfg, LOAD_ALL);
+	int ret = zone_job(cfg, LOAD_ALL);
 	/* Every zone file has been read now: nothing is left for dns_control_tick. */
 	free(app.deferred);
 	app.deferred = NULL;
@@ -488,7 +526,7 @@ static void dns_control_tick(struct daemon *d)
 	if (app.deferred == NULL)
 		return;
 	pthread_mutex_lock(&app.store_lock);
-	(void)load_zones(daemon_config(d), LOAD_STORED);
+	(void)zone_job(daemon_config(d), LOAD_STORED);
 	free(app.deferred);
 	app.deferred = NULL;
 	pthread_mutex_unlock(&app.store_lock);

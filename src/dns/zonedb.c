@@ -1766,12 +1766,6 @@ static int subtree_used(struct zonedb *db, const uint8_t *alc)
 	return ret;
 }
 
-/*
- * Write the sorted entries of b to table files in the store's directory and ingest
- * them: atomically, synced, with no memtable, log or flush on the way. A file holds
- * at most BULK_FILE_KEYS keys (a few MB), about what a flush or a compaction writes,
- * so that a table's filter and index, one block each, stay small. 0 or -EIO.
- */
 #define BULK_FILE_KEYS 262144u
 #define BULK_FILES_MAX 256u
 
@@ -1780,14 +1774,34 @@ static int subtree_used(struct zonedb *db, const uint8_t *alc)
  * otherwise wait for the disk, block by block, in a worker. */
 static void page_in(const char *path)
 {
-	static char buf[1 << 20];
+	enum { CHUNK = 1 << 20 };
+	char *buf = malloc(CHUNK);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	close(fd);
+	if (buf && fd >= 0)
+		while (read(fd, buf, CHUNK) > 0)
+			;
+	if (fd >= 0)
+		close(fd);
+	free(buf);
 }
+
+/* Remove the table files a load that stopped half-way left (numbered from 0 on). */
+static void bulk_remove_files(const struct zonedb *db)
+{
+	char path[4096];
+	for (size_t f = 0; f < BULK_FILES_MAX; f++) {
+		snprintf(path, sizeof(path), "%s/zone-load-%zu.sst", db->dir, f);
+		if (unlink(path) != 0)
+			break;
+	}
+}
+
+/*
+ * Write the sorted entries of b to table files in the store's directory and ingest
+ * them: atomically, synced, with no memtable, log or flush on the way. A file holds
+ * at most BULK_FILE_KEYS keys (a few MB), about what a flush or a compaction writes,
+ * so that a table's filter and index, one block each, stay small. 0 or -EIO.
+ */
 static int bulk_ingest(struct zonedb *db, const struct bulk *b)
 {
 	size_t per = BULK_FILE_KEYS;
@@ -1805,10 +1819,10 @@ static int bulk_ingest(struct zonedb *db, const struct bulk *b)
 
 	if (!paths || !files || !env || !io)
 		goto finish;
+	bulk_remove_files(db);
 	for (size_t f = 0; f < nfiles && !e; f++) {
 		snprintf(paths[f], sizeof(paths[f]), "%s/zone-load-%zu.sst", db->dir, f);
 		files[f] = paths[f];
-		unlink(paths[f]); /* left by a load that stopped half-way */
 		rocksdb_sstfilewriter_t *w = rocksdb_sstfilewriter_create(env, db->opts);
 		if (!w)
 			goto finish;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <ldns/ldns.h>
 
@@ -246,6 +247,8 @@ static int do_include(struct loader *ld, const char *file, unsigned line, const 
 	int ret;
 
 	const char *p = memmem(text, len, "$INCLUDE", 8), *end = text + len;
+	if (!p) /* ldns saw a directive where this scan finds none */
+		return errorf(ld, "%s:%u: $INCLUDE not understood", file, line);
 	p += 8;
 	const char *tok[2] = { NULL, NULL };
 	size_t tlen[2] = { 0, 0 };
@@ -323,7 +326,10 @@ finish:
  * unescaped final dot). */
 static bool origin_relative(const char *text, size_t len)
 {
-	const char *p = text + 7, *end = text + len;
+	const char *p = memmem(text, len, "$ORIGIN", 7), *end = text + len;
+	if (!p)
+		return false;
+	p += 7;
 	while (p < end && (*p == ' ' || *p == '\t'))
 		p++;
 	const char *tok = p;
@@ -352,12 +358,29 @@ static int load_file(struct loader *ld, const char *path, ldns_rdf *origin_in, u
 		goto finish;
 	}
 	ld->stack[ld->depth] = file;
+	/* A device, a FIFO or a directory ($INCLUDE /dev/zero, a mistyped path) would
+	 * block or never end: only regular files are read. */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		ret = errorf(ld, "%s: not a regular file", path);
+		goto finish;
+	}
 	if ((ret = read_file(path, &buf, &len))) {
 		snprintf(ld->err, ld->errlen, "%s: cannot read (%s)", path, strerror(-ret));
 		goto finish;
 	}
 	if (len == 0)
 		goto finish; /* fmemopen() refuses an empty buffer */
+	/* A master file is text (RFC 1035 writes any octet as \DDD): a NUL byte is a
+	 * binary file or a broken one, and ldns would read past it differently than the
+	 * directive and line scanning here. */
+	const char *nul = memchr(buf, '\0', len);
+	if (nul) {
+		struct lines at = { 0, 1 };
+		ret = errorf(ld, "%s:%u: NUL byte: not a text file", path,
+			     line_at(buf, &at, (size_t)(nul - buf)));
+		goto finish;
+	}
 	ret = -ENOMEM;
 	if (!(fp = fmemopen(buf, len, "r")) || !(origin = ldns_rdf_clone(origin_in)) ||
 	    !(prev = ldns_rdf_clone(origin_in)) || !(cur = ldns_rdf_clone(origin_in)))
@@ -455,9 +478,9 @@ static int group(struct loader *ld)
 	char nb[DNSW_TEXT_MAX], tb[16];
 	int ret;
 
-	qsort(p->recs, p->nrecs, sizeof(*p->recs), rec_cmp);
 	if (!p->nrecs)
 		return 0;
+	qsort(p->recs, p->nrecs, sizeof(*p->recs), rec_cmp);
 	zf->rrsets = calloc(p->nrecs, sizeof(*zf->rrsets));
 	p->rdata = calloc(p->nrecs, sizeof(*p->rdata));
 	p->rdlen = calloc(p->nrecs, sizeof(*p->rdlen));

@@ -186,6 +186,9 @@ Test(zonefile, bad_files)
 		 ZONES "inc/does-not-exist.inc: cannot read (No such file or directory)");
 	load_bad(ZONES "no-such.zone", -ENOENT,
 		 ZONES "no-such.zone: cannot read (No such file or directory)");
+	/* a device would never end, a directory is a mistake: neither is read */
+	load_bad(ZONES "bad-include-device.zone", AD_EPARSE, "/dev/zero: not a regular file");
+	load_bad(ZONES "inc", AD_EPARSE, ZONES "inc: not a regular file");
 }
 
 /* ---- apply ---- */

@@ -271,6 +271,15 @@ static struct zone_list *zl_copy(const struct zone_list *l, size_t extra)
 	return c;
 }
 
+/* Add the lowercase apex to l, which has room for it (zl_copy's extra), in order. */
+static void zl_insert(struct zone_list *l, const uint8_t *lc, size_t len)
+{
+	struct zone_apex *z = &l->z[l->n++];
+	z->len = (uint8_t)len;
+	memcpy(z->name, lc, len);
+	qsort(l->z, l->n, sizeof(l->z[0]), apex_cmp);
+}
+
 /* The zone owning (lc, type) in l: the innermost apex, or for DS at an apex the zone
  * above it when there is one. */
 static const struct zone_apex *zl_owner(const struct zone_list *l, const uint8_t *lc,
@@ -1241,10 +1250,7 @@ int zonedb_txn_add_zone(struct zonedb_txn *t, const uint8_t *apex)
 	int ret = own_zones(t, 1);
 	if (ret)
 		return ret;
-	struct zone_apex *z = &t->zones->z[t->zones->n++];
-	z->len = (uint8_t)len;
-	memcpy(z->name, lc, (size_t)len);
-	qsort(t->zones->z, t->zones->n, sizeof(t->zones->z[0]), apex_cmp);
+	zl_insert(t->zones, lc, (size_t)len);
 	txn_put(t, key, zone_key(lc, key), lc, (size_t)len);
 	if ((ret = note(t, lc, (size_t)len)))
 		return ret;
@@ -1481,15 +1487,23 @@ static int changes_reserve(struct zonedb_changes *changes, size_t n)
 	return 0;
 }
 
+/* Sort *count names and keep each once. */
+static void names_settle(uint8_t (*names)[DNSW_NAME_MAX], size_t *count)
+{
+	if (*count == 0)
+		return;
+	qsort(names, *count, sizeof(names[0]), name_cmp);
+	size_t n = 0;
+	for (size_t i = 0; i < *count; i++)
+		if (!n || name_cmp(names[n - 1], names[i]))
+			memmove(names[n++], names[i], sizeof(names[0]));
+	*count = n;
+}
+
 /* Sort the names of changes and keep each once. */
 static void changes_settle(struct zonedb_changes *changes)
 {
-	qsort(changes->names, changes->count, sizeof(changes->names[0]), name_cmp);
-	size_t n = 0;
-	for (size_t i = 0; i < changes->count; i++)
-		if (!n || name_cmp(changes->names[n - 1], changes->names[i]))
-			memmove(changes->names[n++], changes->names[i], sizeof(changes->names[0]));
-	changes->count = n;
+	names_settle(changes->names, &changes->count);
 }
 
 /* Make l the zone list readers see; the old one is freed at close. */
@@ -1566,7 +1580,7 @@ struct bulk {
 	zonedb_rrset_at at;
 	const void *arg;
 	size_t n;
-	uint8_t (*ents)[DNSW_NAME_MAX]; /* empty non-terminals, with repeats */
+	uint8_t (*ents)[DNSW_NAME_MAX]; /* empty non-terminals (repeats until names_settle) */
 	size_t nents, entcap;
 	struct bulk_kv *kv;             /* everything to write, sorted before writing */
 	size_t nkv, kvcap;
@@ -1628,6 +1642,13 @@ static int len_bytes_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t b
 	return memcmp(a, b, al);
 }
 
+/* Two lowercase wire names are the same bytes. */
+static bool same_name(const uint8_t *a, const uint8_t *b)
+{
+	size_t al = dnsw_name_len(a);
+	return al == dnsw_name_len(b) && !memcmp(a, b, al);
+}
+
 /* Whether the lowercase name lc[0..len) owns one of the RRsets: a binary search. */
 static bool bulk_is_owner(const struct bulk *b, const uint8_t *lc, size_t len)
 {
@@ -1674,7 +1695,7 @@ static int bulk_owner(struct bulk *b, size_t i, const uint8_t *alc, size_t alen,
 		return AD_ENOTFOUND;
 	for (j = i; j < b->n; j++) {
 		b->at(b->arg, j, &o, &rr);
-		if (j > i && (dnsw_name_len(o) != (size_t)len || memcmp(o, lc, (size_t)len)))
+		if (j > i && !same_name(o, lc))
 			break;
 		ret = AD_EPARSE;
 		if (!rr.count || meta_type(rr.type) || !rr.rdata || !rr.rdlen)
@@ -1889,46 +1910,31 @@ int zonedb_add_zone(struct zonedb *db, const uint8_t *apex, size_t n, zonedb_rrs
 	for (size_t i = 0; i < n; nowners++)
 		if ((ret = bulk_owner(&b, i, alc, (size_t)alen, &i)))
 			goto finish;
-	if (b.nents)
-		qsort(b.ents, b.nents, sizeof(b.ents[0]), name_cmp);
+	names_settle(b.ents, &b.nents);
 	static const uint8_t empty_view[2] = { 0, 0 };
-	size_t nents = 0;
-	for (size_t i = 0; i < b.nents; i++) {
-		if (nents && !name_cmp(b.ents[nents - 1], b.ents[i]))
-			continue;
-		memmove(b.ents[nents++], b.ents[i], sizeof(b.ents[0]));
-		const uint8_t *ent = b.ents[nents - 1];
-		if ((ret = bulk_put(&b, key, node_key(ent, key), NULL, 0)) ||
-		    (ret = bulk_put(&b, key, view_key(ent, key), empty_view, 2)))
+	for (size_t i = 0; i < b.nents; i++)
+		if ((ret = bulk_put(&b, key, node_key(b.ents[i], key), NULL, 0)) ||
+		    (ret = bulk_put(&b, key, view_key(b.ents[i], key), empty_view, 2)))
 			goto finish;
-	}
 	if ((ret = bulk_put(&b, key, zone_key(alc, key), alc, (size_t)alen)) ||
-	    (ret = changes_reserve(changes, nowners + nents + 1)))
+	    (ret = changes_reserve(changes, nowners + b.nents + 1)))
 		goto finish;
 	qsort(b.kv, b.nkv, sizeof(b.kv[0]), bulk_kv_cmp);
 	if ((ret = bulk_ingest(db, &b)))
 		goto finish;
 
-	struct zone_apex *z = &zl->z[zl->n++];
-	z->len = (uint8_t)alen;
-	memcpy(z->name, alc, (size_t)alen);
-	qsort(zl->z, zl->n, sizeof(zl->z[0]), apex_cmp);
+	zl_insert(zl, alc, (size_t)alen);
 	publish_zones(db, zl);
 	zl = NULL;
 	if (changes) {
-		for (size_t i = 0; i < n;) {
-			const uint8_t *o, *next;
-			struct zonedb_rrset_in rr;
+		const uint8_t *prev = NULL, *o;
+		struct zonedb_rrset_in rr;
+		for (size_t i = 0; i < n; i++, prev = o) {
 			b.at(b.arg, i, &o, &rr);
-			size_t ol = dnsw_name_len(o);
-			memcpy(changes->names[changes->count++], o, ol);
-			while (++i < n) {
-				b.at(b.arg, i, &next, &rr);
-				if (dnsw_name_len(next) != ol || memcmp(next, o, ol))
-					break;
-			}
+			if (!prev || !same_name(prev, o)) /* each owner once */
+				memcpy(changes->names[changes->count++], o, dnsw_name_len(o));
 		}
-		for (size_t i = 0; i < nents; i++)
+		for (size_t i = 0; i < b.nents; i++)
 			memcpy(changes->names[changes->count++], b.ents[i], dnsw_name_len(b.ents[i]));
 		memcpy(changes->names[changes->count++], alc, (size_t)alen);
 		changes_settle(changes);

@@ -705,9 +705,15 @@ struct diff {
 	size_t changed;
 };
 
+/* A file's RRset as the store takes it. */
+static struct zonedb_rrset_in rrset_in(const struct zonefile_rrset *rs)
+{
+	return (struct zonedb_rrset_in){ rs->type, rs->ttl, rs->count, rs->rdata, rs->rdlen };
+}
+
 static int put(struct diff *d, const struct zonefile_rrset *rs)
 {
-	struct zonedb_rrset_in in = { rs->type, rs->ttl, rs->count, rs->rdata, rs->rdlen };
+	struct zonedb_rrset_in in = rrset_in(rs);
 	int ret = zonedb_txn_put_rrset(d->t, rs->owner, &in);
 	d->changed += !ret;
 	return ret;
@@ -723,7 +729,7 @@ static int diff_fn(const uint8_t *name, const struct zonedb_rrset *stored, void 
 		return ret;
 	}
 	d->seen[rs - d->zf->rrsets] = true;
-	struct zonedb_rrset_in in = { rs->type, rs->ttl, rs->count, rs->rdata, rs->rdlen };
+	struct zonedb_rrset_in in = rrset_in(rs);
 	return zonedb_rrset_equal(stored, &in) ? 0 : put(d, rs);
 }
 
@@ -732,7 +738,7 @@ static void rrset_at(const void *arg, size_t i, const uint8_t **owner, struct zo
 {
 	const struct zonefile_rrset *rs = &((const struct zonefile *)arg)->rrsets[i];
 	*owner = rs->owner;
-	*rr = (struct zonedb_rrset_in){ rs->type, rs->ttl, rs->count, rs->rdata, rs->rdlen };
+	*rr = rrset_in(rs);
 }
 
 int zonefile_apply(struct zonedb *db, const uint8_t *apex, const char *path,

@@ -114,6 +114,48 @@ static void release_freed_memory(void)
 }
 
 /*
+ * Make the store serve only configured zones: a zone it holds that the config no
+ * longer lists is deleted (its RRsets, its claims, its nodes; a child zone's data
+ * stays), with invalidation once serving. A zone file or the registry feed brings it
+ * back if it is listed again. Returns 0 or the first store error (logged).
+ */
+static int remove_unlisted_zones(const struct dns_cfg *cfg, bool serving)
+{
+	size_t n = zonedb_list_zones(app.server.db, NULL, 0);
+	if (n == 0)
+		return 0;
+	uint8_t (*apexes)[DNSW_NAME_MAX] = calloc(n, sizeof(*apexes));
+	if (apexes == NULL)
+		return -ENOMEM;
+	n = zonedb_list_zones(app.server.db, apexes, n);
+	int failed = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (zone_cfg_for(cfg, apexes[i]) != NULL)
+			continue;
+		char text[DNSW_TEXT_MAX] = "?";
+		(void)dnsw_name_to_text(apexes[i], text, sizeof(text));
+		struct zonedb_changes ch = { 0 };
+		struct zonedb_txn *t = zonedb_txn_begin(app.server.db);
+		int ret = t ? zonedb_txn_delete_zone(t, apexes[i]) : -ENOMEM;
+		if (ret == 0)
+			ret = zonedb_txn_commit(t, &ch);
+		else
+			zonedb_txn_abort(t);
+		if (ret != 0) {
+			log_error("zone not removed", "zone=%s error=\"%s\"", text, airdress_strerror(ret));
+			failed = failed ? failed : ret;
+		} else {
+			double secs = serving ? invalidate(&ch) : 0;
+			log_info("zone removed: no longer configured", "zone=%s names_invalidated=%zu "
+				 "invalidation_ms=%.3f", text, ch.count, secs * 1000);
+		}
+		zonedb_changes_free(&ch);
+	}
+	free(apexes);
+	return failed;
+}
+
+/*
  * Which zones load_zones() reads:
  *   LOAD_NEW     at start, before serving: zones the store does not hold yet; a file
  *                that does not load stops the start. Zones the store holds are only
@@ -121,6 +163,7 @@ static void release_freed_memory(void)
  *   LOAD_STORED  once serving: the zones marked in app.deferred, with invalidation;
  *                a file that does not load keeps the stored zone.
  *   LOAD_ALL     reload: every zone, with invalidation; a broken file keeps the zone.
+ * LOAD_NEW and LOAD_ALL first remove the stored zones the config no longer lists.
  */
 enum load_what { LOAD_NEW, LOAD_STORED, LOAD_ALL };
 
@@ -128,6 +171,8 @@ static int load_zones(const struct dns_cfg *cfg, enum load_what what)
 {
 	bool at_start = what == LOAD_NEW;
 	int failed = 0;
+	if (what != LOAD_STORED && remove_unlisted_zones(cfg, !at_start) != 0)
+		failed++;
 	for (size_t i = 0; i < cfg->zones_count; i++) {
 		const struct dns_zone_cfg *z = &cfg->zones[i];
 		uint8_t apex[DNSW_NAME_MAX];
@@ -170,48 +215,6 @@ static int load_zones(const struct dns_cfg *cfg, enum load_what what)
 		zonedb_changes_free(&ch);
 	}
 	return failed ? AD_ECONFIG : 0;
-}
-
-/*
- * Make the store serve only configured zones: a zone it holds that the config no
- * longer lists is deleted (its RRsets, its claims, its nodes; a child zone's data
- * stays), with invalidation once serving. A zone file or the registry feed brings it
- * back if it is listed again. Returns 0 or the first store error (logged).
- */
-static int remove_unlisted_zones(const struct dns_cfg *cfg, bool serving)
-{
-	size_t n = zonedb_list_zones(app.server.db, NULL, 0);
-	if (n == 0)
-		return 0;
-	uint8_t (*apexes)[DNSW_NAME_MAX] = calloc(n, sizeof(*apexes));
-	if (apexes == NULL)
-		return -ENOMEM;
-	n = zonedb_list_zones(app.server.db, apexes, n);
-	int failed = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (zone_cfg_for(cfg, apexes[i]) != NULL)
-			continue;
-		char text[DNSW_TEXT_MAX] = "?";
-		(void)dnsw_name_to_text(apexes[i], text, sizeof(text));
-		struct zonedb_changes ch = { 0 };
-		struct zonedb_txn *t = zonedb_txn_begin(app.server.db);
-		int ret = t ? zonedb_txn_delete_zone(t, apexes[i]) : -ENOMEM;
-		if (ret == 0)
-			ret = zonedb_txn_commit(t, &ch);
-		else
-			zonedb_txn_abort(t);
-		if (ret != 0) {
-			log_error("zone not removed", "zone=%s error=\"%s\"", text, airdress_strerror(ret));
-			failed = failed ? failed : ret;
-		} else {
-			double secs = serving ? invalidate(&ch) : 0;
-			log_info("zone removed: no longer configured", "zone=%s names_invalidated=%zu "
-				 "invalidation_ms=%.3f", text, ch.count, secs * 1000);
-		}
-		zonedb_changes_free(&ch);
-	}
-	free(apexes);
-	return failed;
 }
 
 /* The configured zone holding name, or NULL. */
@@ -394,7 +397,7 @@ static int dns_setup(struct daemon *d)
 	app.deferred = calloc(cfg->zones_count ? cfg->zones_count : 1, sizeof(bool));
 	if (app.deferred == NULL)
 		return -ENOMEM;
-	if (remove_unlisted_zones(cfg, false) != 0 || load_zones(cfg, LOAD_NEW) != 0)
+	if (load_zones(cfg, LOAD_NEW) != 0)
 		return AD_ECONFIG;
 	if (cfg->admin.token_file != NULL) {
 		int ret = read_token(cfg->admin.token_file, app.token, sizeof(app.token));
@@ -483,36 +486,35 @@ static void *zone_job_run(void *arg)
 	 * worker (by default every CPU has one), the worker keeps answering at full
 	 * speed and reading a large zone file takes what is left. */
 	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
-	if (j->what == LOAD_ALL)
-		(void)remove_unlisted_zones(j->cfg, true);
 	j->ret = load_zones(j->cfg, j->what);
 	return NULL;
 }
 
-/* The zone work of a reload or of the first tick after a restart, in a thread of its
- * own that the caller waits for. */
+/* The zone work of a reload or of the first tick after a restart: under the store
+ * lock, in a thread of its own that the caller waits for. Every file it was to read
+ * has been read afterwards: nothing is left deferred. */
 static int zone_job(const struct dns_cfg *cfg, enum load_what what)
 {
 	struct zone_job j = { .cfg = cfg, .what = what };
 	pthread_t t;
+	pthread_mutex_lock(&app.store_lock);
 	if (pthread_create(&t, NULL, zone_job_run, &j) != 0) {
 		log_warn("no thread for zone loading, loading at normal priority", "");
 		zone_job_run(&j);
 	} else {
 		pthread_join(t, NULL);
 	}
+	free(app.deferred);
+	app.deferred = NULL;
+	pthread_mutex_unlock(&app.store_lock);
 	return j.ret;
 }
 
 static int dns_reload(struct daemon *d, const void *fresh)
 {
 	const struct dns_cfg *cfg = fresh;
-	pthread_mutex_lock(&app.store_lock);
+	/* Every zone file is read: nothing is left for dns_control_tick. */
 	int ret = zone_job(cfg, LOAD_ALL);
-	/* Every zone file has been read now: nothing is left for dns_control_tick. */
-	free(app.deferred);
-	app.deferred = NULL;
-	pthread_mutex_unlock(&app.store_lock);
 	apply_settings(cfg);
 	/* A zone that failed keeps its old data; the others are applied. Publish the new
 	 * config either way so that good changes take effect. */
@@ -525,11 +527,7 @@ static void dns_control_tick(struct daemon *d)
 {
 	if (app.deferred == NULL)
 		return;
-	pthread_mutex_lock(&app.store_lock);
 	(void)zone_job(daemon_config(d), LOAD_STORED);
-	free(app.deferred);
-	app.deferred = NULL;
-	pthread_mutex_unlock(&app.store_lock);
 }
 
 static void dns_teardown(struct daemon *d)
